@@ -1,0 +1,214 @@
+"""Hybrid recall: BM25 over FTS5 and cosine over MiniLM vectors, fused by reciprocal rank.
+
+Each ranking (per item type: memories, episodes) contributes ``1 / (rrf_k + rank)`` for every
+item in its top ``candidates``; items are ordered by the sum. Reciprocal rank fusion needs no
+score calibration between BM25 and cosine, which differ in scale from query to query.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .embed import Embedder
+from .errors import InputError
+from .records import Episode, ItemType, Memory
+from .store import EpisodeFilter, MemoryFilter, Store
+from .times import format_time
+
+__all__ = ["Hit", "Mode", "Recall", "Scope", "query_terms", "recall"]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Function words that match nearly everything and only slow BM25 down.
+STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before being
+    below between both but by can could did do does doing done down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves""".split()  # noqa: SIM905 - a word list reads best as text
+)
+
+
+class Scope(StrEnum):
+    MEMORIES = "memories"
+    EPISODES = "episodes"
+    BOTH = "both"
+
+    def item_types(self) -> tuple[ItemType, ...]:
+        if self is Scope.MEMORIES:
+            return (ItemType.MEMORY,)
+        if self is Scope.EPISODES:
+            return (ItemType.EPISODE,)
+        return (ItemType.MEMORY, ItemType.EPISODE)
+
+
+class Mode(StrEnum):
+    HYBRID = "hybrid"
+    BM25 = "bm25"
+    VECTOR = "vector"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One recalled memory or episode, with its fused score and the scores behind it."""
+
+    item_type: ItemType
+    id: str
+    text: str
+    score: float
+    bm25: float | None
+    cosine: float | None
+    sources: tuple[str, ...]
+    memory: Memory | None = None
+    episode: Episode | None = None
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "type": self.item_type.value,
+            "id": self.id,
+            "text": self.text,
+            "score": round(self.score, 6),
+            "bm25": None if self.bm25 is None else round(self.bm25, 4),
+            "cosine": None if self.cosine is None else round(self.cosine, 4),
+            "sources": list(self.sources),
+        }
+        if self.memory is not None:
+            out["memory"] = self.memory.to_json()
+        if self.episode is not None:
+            ep = self.episode
+            out["episode"] = {
+                "id": ep.id,
+                "session": ep.session,
+                "role": ep.role.value,
+                "name": ep.name,
+                "time": format_time(ep.time),
+                "meta": dict(ep.meta),
+                "consolidated_in": ep.consolidated_in,
+            }
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    """The answer to one recall: hits best first, and what may be missing from it."""
+
+    query: str
+    mode: Mode
+    hits: tuple[Hit, ...]
+    unembedded: int
+    elapsed_ms: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "query": self.query,
+            "mode": self.mode.value,
+            "unembedded": self.unembedded,
+            "elapsed_ms": round(self.elapsed_ms, 2),
+            "hits": [h.to_json() for h in self.hits],
+        }
+
+
+def query_terms(query: str) -> list[str]:
+    """Lower-cased words of the query without function words (kept if nothing else is left)."""
+    words = [w for w in _WORD.findall(query.lower()) if len(w) > 1 or w.isdigit()]
+    content = [w for w in words if w not in STOPWORDS]
+    return list(dict.fromkeys(content or words))
+
+
+def recall(
+    store: Store,
+    embedder: Embedder,
+    agent: str,
+    query: str,
+    *,
+    scope: Scope = Scope.MEMORIES,
+    memory_filter: MemoryFilter | None = None,
+    episode_filter: EpisodeFilter | None = None,
+    mode: Mode = Mode.HYBRID,
+    k: int = 10,
+    candidates: int = 50,
+    rrf_k: int = 60,
+    unembedded: int = 0,
+) -> Recall:
+    """The ``k`` best memories and/or episodes for ``query``."""
+    started = time.perf_counter()
+    if not query.strip():
+        raise InputError("empty query; say what to recall")
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}")
+    pool = max(candidates, k)
+    rankings: list[tuple[ItemType, list[tuple[int, float]], str]] = []
+    vector = embedder.embed([query])[0] if mode is not Mode.BM25 else None
+    terms = query_terms(query) if mode is not Mode.VECTOR else []
+    for item_type in scope.item_types():
+        where = (
+            (memory_filter or MemoryFilter())
+            if item_type is ItemType.MEMORY
+            else (episode_filter or EpisodeFilter())
+        )
+        if terms:
+            found = store.text_search(agent, item_type, terms, where, pool)
+            rankings.append((item_type, found, "bm25"))
+        if vector is not None:
+            found = store.vector_search(agent, item_type, embedder.model_id, vector, where, pool)
+            rankings.append((item_type, found, "cosine"))
+    hits = _fuse(store, rankings, k, rrf_k)
+    elapsed = (time.perf_counter() - started) * 1000
+    return Recall(query, mode, tuple(hits), unembedded, elapsed)
+
+
+def _fuse(
+    store: Store,
+    rankings: Sequence[tuple[ItemType, list[tuple[int, float]], str]],
+    k: int,
+    rrf_k: int,
+) -> list[Hit]:
+    fused: dict[tuple[ItemType, int], float] = {}
+    raw: dict[tuple[ItemType, int], dict[str, float]] = {}
+    for item_type, ranking, signal in rankings:
+        for rank, (seq, value) in enumerate(ranking, start=1):
+            key = (item_type, seq)
+            fused[key] = fused.get(key, 0.0) + 1.0 / (rrf_k + rank)
+            raw.setdefault(key, {})[signal] = value
+    best = sorted(fused, key=lambda key: (-fused[key], key[0].value, key[1]))[:k]
+    memories = store.memories.by_seq([s for t, s in best if t is ItemType.MEMORY])
+    episodes = store.episodes.by_seq([s for t, s in best if t is ItemType.EPISODE])
+    hits: list[Hit] = []
+    for key in best:
+        item_type, seq = key
+        signals = raw[key]
+        if item_type is ItemType.MEMORY:
+            memory = memories[seq]
+            hits.append(
+                Hit(
+                    item_type,
+                    memory.id,
+                    memory.text,
+                    fused[key],
+                    signals.get("bm25"),
+                    signals.get("cosine"),
+                    memory.sources,
+                    memory=memory,
+                )
+            )
+        else:
+            episode = episodes[seq]
+            hits.append(
+                Hit(
+                    item_type,
+                    episode.id,
+                    episode.search_text,
+                    fused[key],
+                    signals.get("bm25"),
+                    signals.get("cosine"),
+                    (episode.id,),
+                    episode=episode,
+                )
+            )
+    return hits

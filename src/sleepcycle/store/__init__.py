@@ -1,0 +1,10 @@
+"""The store: SQLite with WAL, one writer, migrations applied on open.
+
+SQL lives only in this package. Everything outside it works with records
+(``sleepcycle.records``) and the filters defined here.
+"""
+
+from .filters import EpisodeFilter, MemoryFilter
+from .sqlite import Store, Tx
+
+__all__ = ["EpisodeFilter", "MemoryFilter", "Store", "Tx"]

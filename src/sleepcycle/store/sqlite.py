@@ -1,0 +1,233 @@
+"""The SQLite store: the system of record.
+
+One writer: every write goes through :meth:`Store.write`, which holds a process-wide lock and a
+``BEGIN IMMEDIATE`` transaction on the single write connection, so a unit of work (an ingested
+file, an import, a sleep's commit) lands whole or not at all. Readers get their own connection
+per thread (WAL lets them read while the writer writes) opened with ``query_only``, so a read
+path cannot write by mistake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import StoreError
+from ..records import ItemType
+from ..times import format_time, now
+from .embeddings import KIND_CODES, ROLE_CODES, STATUS_CODES, EmbeddingRepo
+from .episodes import EpisodeRepo
+from .filters import EpisodeFilter, MemoryFilter
+from .memories import MemoryRepo
+from .migrations import apply_migrations
+from .persona import PersonaRepo
+from .search import search_episodes, search_memories
+from .thoughts import ThoughtRepo
+from .vectors import VectorFilter, VectorIndex
+
+__all__ = ["Store", "Tx"]
+
+
+class Tx:
+    """One write transaction: repositories bound to the write connection."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.episodes = EpisodeRepo(conn)
+        self.thoughts = ThoughtRepo(conn)
+        self.memories = MemoryRepo(conn)
+        self.persona = PersonaRepo(conn)
+        self.embeddings = EmbeddingRepo(conn)
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def ensure_agent(self, agent: str) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO agents (id, created) VALUES (?, ?)", (agent, format_time(now()))
+        )
+
+
+def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if read_only:
+            conn.execute("PRAGMA query_only = ON")
+        else:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"cannot open the store at {path}: {exc}; check the path, or move the file aside "
+            "to start a new store"
+        ) from None
+    return conn
+
+
+class Store:
+    """The SQLite system of record for every agent under one home directory."""
+
+    def __init__(self, path: Path, *, exact_limit: int = 20_000, rerank: int = 1_000):
+        self.path = path
+        self.exact_limit = exact_limit
+        self.rerank = rerank
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._indexes: dict[tuple[str, ItemType, str], VectorIndex] = {}
+        self._indexes_lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = _connect(path, read_only=False)
+        try:
+            apply_migrations(self._writer)
+        except sqlite3.DatabaseError as exc:
+            self._writer.close()
+            raise StoreError(
+                f"cannot migrate the store at {path}: {exc}; the file may be damaged, "
+                "restore it from a backup or move it aside"
+            ) from None
+
+    @classmethod
+    def open(cls, path: Path | str, **options: int) -> Store:
+        return cls(Path(path), **options)
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self._write_lock:
+            self._writer.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # writes -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction: everything inside lands together or not at all."""
+        with self._write_lock:
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(
+                    f"cannot write to the store at {self.path}: {exc}; another process may "
+                    "hold it, try again"
+                ) from None
+            try:
+                yield Tx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # reads ------------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, read_only=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @property
+    def episodes(self) -> EpisodeRepo:
+        return EpisodeRepo(self._reader())
+
+    @property
+    def thoughts(self) -> ThoughtRepo:
+        return ThoughtRepo(self._reader())
+
+    @property
+    def memories(self) -> MemoryRepo:
+        return MemoryRepo(self._reader())
+
+    @property
+    def persona(self) -> PersonaRepo:
+        return PersonaRepo(self._reader())
+
+    @property
+    def embeddings(self) -> EmbeddingRepo:
+        return EmbeddingRepo(self._reader())
+
+    def setting(self, key: str) -> str | None:
+        row = self._reader().execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def agents(self) -> list[str]:
+        return [row[0] for row in self._reader().execute("SELECT id FROM agents ORDER BY id")]
+
+    def text_search(
+        self,
+        agent: str,
+        item_type: ItemType,
+        terms: Sequence[str],
+        where: MemoryFilter | EpisodeFilter,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """(item seq, BM25 score) of the best full-text matches for any of ``terms``."""
+        if item_type is ItemType.MEMORY:
+            assert isinstance(where, MemoryFilter)
+            return search_memories(self._reader(), agent, terms, where, limit)
+        assert isinstance(where, EpisodeFilter)
+        return search_episodes(self._reader(), agent, terms, where, limit)
+
+    def vector_search(
+        self,
+        agent: str,
+        item_type: ItemType,
+        model: str,
+        query: NDArray[np.float32],
+        where: MemoryFilter | EpisodeFilter,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """(item seq, cosine) of the nearest stored vectors from ``model``."""
+        key = (agent, item_type, model)
+        with self._indexes_lock:
+            index = self._indexes.get(key)
+            if index is None:
+                index = VectorIndex(len(query), exact_limit=self.exact_limit, rerank=self.rerank)
+                self._indexes[key] = index
+        with index.lock:
+            self.embeddings.sync(index, agent, item_type, model)
+            return index.search(query, _vector_filter(where, index), limit)
+
+
+def _vector_filter(where: MemoryFilter | EpisodeFilter, index: VectorIndex) -> VectorFilter:
+    since = where.since.timestamp() if where.since is not None else None
+    until = where.until.timestamp() if where.until is not None else None
+    if isinstance(where, MemoryFilter):
+        return VectorFilter(
+            kinds=tuple(KIND_CODES[k] for k in where.kinds),
+            statuses=tuple(STATUS_CODES[s] for s in where.statuses),
+            since=since,
+            until=until,
+        )
+    # Episodes are points in time: [time, time] overlaps [since, until) when since <= time.
+    return VectorFilter(
+        kinds=tuple(ROLE_CODES[r] for r in where.roles),
+        statuses=tuple(index.labels.get(s, -1) for s in where.sessions),
+        since=None if since is None else np.nextafter(since, -np.inf),
+        until=until,
+    )

@@ -7,6 +7,7 @@ tombstone, ``restore`` brings back an earlier state as a new version.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,8 @@ from .times import now
 
 __all__ = [
     "MAX_TEXT",
+    "UNSET",
+    "Unset",
     "add",
     "amend",
     "clean_tags",
@@ -115,7 +118,13 @@ def _require_active(memory: Memory, action: str) -> None:
         )
 
 
-_UNSET: Any = object()
+class Unset(enum.Enum):
+    """Marks an argument that was not given (``None`` means "clear it")."""
+
+    UNSET = 0
+
+
+UNSET = Unset.UNSET
 
 
 def edit(
@@ -125,8 +134,8 @@ def edit(
     text: str | None = None,
     kind: MemoryKind | None = None,
     tags: Iterable[str] | None = None,
-    valid_from: datetime | None = _UNSET,
-    valid_to: datetime | None = _UNSET,
+    valid_from: datetime | Unset | None = UNSET,
+    valid_to: datetime | Unset | None = UNSET,
     reason: str | None = None,
 ) -> MemoryChange:
     """Rewrite a memory: any of its text, kind, tags and validity window."""
@@ -138,9 +147,9 @@ def edit(
         changes["kind"] = kind
     if tags is not None:
         changes["tags"] = clean_tags(tags)
-    if valid_from is not _UNSET:
+    if not isinstance(valid_from, Unset):
         changes["valid_from"] = valid_from
-    if valid_to is not _UNSET:
+    if not isinstance(valid_to, Unset):
         changes["valid_to"] = valid_to
     if not changes:
         raise InputError("nothing to edit; give new text, a kind, tags or a validity time")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import changes
+from .changes import UNSET, Unset
 from .config import DATABASE_FILE, Config, load_config, resolve_agent, resolve_home
 from .embed import Embedder, MiniLMEmbedder
 from .errors import InputError
@@ -306,23 +307,23 @@ class Mind:
         text: str | None = None,
         kind: MemoryKind | str | None = None,
         tags: Iterable[str] | None = None,
+        valid_from: TimeLike | Unset = UNSET,
+        valid_to: TimeLike | Unset = UNSET,
         reason: str | None = None,
         author: Author | None = None,
-        **window: TimeLike,
     ) -> Memory:
-        """Rewrite a memory's text, kind, tags or validity (``valid_from=``, ``valid_to=``)."""
-        unknown = set(window) - {"valid_from", "valid_to"}
-        if unknown:
-            raise InputError(f"unknown field {sorted(unknown)[0]!r} for edit")
-        times = {key: parse_time_or_none(value) for key, value in window.items()}
+        """Rewrite a memory's text, kind, tags or validity (``None`` clears a time)."""
         change = changes.edit(
             self.memory(memory_id),
             author=author or self.author,
             text=text,
             kind=MemoryKind(kind) if kind is not None else None,
             tags=tags,
+            valid_from=valid_from
+            if isinstance(valid_from, Unset)
+            else parse_time_or_none(valid_from),
+            valid_to=valid_to if isinstance(valid_to, Unset) else parse_time_or_none(valid_to),
             reason=reason,
-            **times,
         )
         return self._apply(change)
 

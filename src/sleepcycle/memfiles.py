@@ -91,8 +91,15 @@ class _Dumper(yaml.SafeDumper):
     """Multi-line text as a literal block, so files read like the memory."""
 
 
+_YAML11_BREAKS = ("\x85", "\u2028", "\u2029", "\ufeff")
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
+    style: str | None = None
+    if any(ch in value for ch in _YAML11_BREAKS):
+        style = '"'  # these read back as line breaks unless escaped
+    elif "\n" in value:
+        style = "|"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

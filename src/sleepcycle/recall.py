@@ -35,6 +35,12 @@ STOPWORDS = frozenset(
 )
 
 
+# FTS5 floors the IDF of a term found in half the documents or more at 1e-6, so a match on
+# such terms alone scores near zero: that is no evidence, and ranking by it would only add
+# noise to the fusion (every memory that names the user, ordered by length).
+MIN_BM25 = 1e-3
+
+
 class Scope(StrEnum):
     MEMORIES = "memories"
     EPISODES = "episodes"
@@ -154,7 +160,7 @@ def recall(
         )
         if terms:
             found = store.text_search(agent, item_type, terms, where, pool)
-            rankings.append((item_type, found, "bm25"))
+            rankings.append((item_type, [x for x in found if x[1] >= MIN_BM25], "bm25"))
         if vector is not None:
             found = store.vector_search(agent, item_type, embedder.model_id, vector, where, pool)
             rankings.append((item_type, found, "cosine"))

@@ -138,7 +138,7 @@ class EmbeddingRepo:
 
     def _sync_memory_filters(self, index: VectorIndex, agent: str) -> None:
         rows = self.conn.execute(
-            f"SELECT seq, kind, status, {_EPOCH.format('COALESCE(valid_from, created)')}, "
+            f"SELECT seq, kind, status, {_EPOCH.format('valid_from')}, "
             f"{_EPOCH.format('valid_to')}, rev FROM memories WHERE agent = ? AND rev > ? "
             "ORDER BY rev",
             (agent, index.meta_mark),
@@ -149,7 +149,7 @@ class EmbeddingRepo:
             [r[0] for r in rows],
             [KIND_CODES[MemoryKind(r[1])] for r in rows],
             [STATUS_CODES[MemoryStatus(r[2])] for r in rows],
-            [r[3] for r in rows],
+            [-np.inf if r[3] is None else r[3] for r in rows],
             [np.inf if r[4] is None else r[4] for r in rows],
         )
         index.meta_mark = rows[-1][5]
@@ -158,7 +158,7 @@ class EmbeddingRepo:
         if item_type is ItemType.MEMORY:
             sql = (
                 f"SELECT e.seq, e.item_seq, e.vector, m.kind, m.status, "
-                f"{_EPOCH.format('COALESCE(m.valid_from, m.created)')}, "
+                f"{_EPOCH.format('m.valid_from')}, "
                 f"{_EPOCH.format('m.valid_to')} "
                 "FROM embeddings e JOIN memories m ON m.seq = e.item_seq "
                 "WHERE e.agent = ? AND e.item_type = 'memory' AND e.model = ? AND e.seq > ? "
@@ -189,7 +189,7 @@ class EmbeddingRepo:
             vectors,
             kinds,
             statuses,
-            [r[5] for r in rows],
+            [-np.inf if r[5] is None else r[5] for r in rows],
             [np.inf if r[6] is None else r[6] for r in rows],
         )
         index.vector_mark = rows[-1][0]

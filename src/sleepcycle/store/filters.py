@@ -15,8 +15,9 @@ __all__ = ["EpisodeFilter", "MemoryFilter"]
 class MemoryFilter:
     """Memories by kind and status (active only by default) and by time.
 
-    Time bounds select memories whose validity, from ``valid_from`` (or ``created`` when unset)
-    to ``valid_to`` (open when unset), overlaps [since, until). An empty tuple means any."""
+    Time bounds select memories whose validity, from ``valid_from`` to ``valid_to``, overlaps
+    [since, until); an unset bound is open (a fact with no known start was true "always").
+    An empty tuple means any."""
 
     kinds: tuple[MemoryKind, ...] = ()
     statuses: tuple[MemoryStatus, ...] = (MemoryStatus.ACTIVE,)
@@ -35,7 +36,7 @@ class MemoryFilter:
             where.append(f"{p}status IN ({placeholders(self.statuses)})")
             args.extend(s.value for s in self.statuses)
         if self.until is not None:
-            where.append(f"COALESCE({p}valid_from, {p}created) < ?")
+            where.append(f"({p}valid_from IS NULL OR {p}valid_from < ?)")
             args.append(time_in(self.until))
         if self.since is not None:
             where.append(f"({p}valid_to IS NULL OR {p}valid_to > ?)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_edit_amend_retract_restore_make_versions(mind: Mind) -> None:
     assert history[1].after.text == "Maya lives in Lisbon."
     assert [v.reason for v in history][1:3] == ["she moved", "detail"]
     # Every version's "before" is the previous version's "after": the chain is whole.
-    for older, newer in zip(history, history[1:], strict=False):
+    for older, newer in itertools.pairwise(history):
         assert newer.before == older.after
 
 

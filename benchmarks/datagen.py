@@ -21,41 +21,70 @@ from sleepcycle.records import MemoryKind
 
 __all__ = ["GeneratedMemory", "MemoryStream", "make_queries", "make_turns"]
 
-FIRST_NAMES = """Maya Priya Tomás Aiko Lena Omar Chloe Mateo Ingrid Kwame Sofia Dmitri Amara
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+FIRST_NAMES = _words(
+    """Maya Priya Tomás Aiko Lena Omar Chloe Mateo Ingrid Kwame Sofia Dmitri Amara
 Jonas Yuki Farah Elena Rafael Nadia Hugo Mei Santiago Freya Tariq Zoe Luca Anya Malik Clara
 Kenji Isla Arjun Noor Felix Leila Bruno Hana Emeka Ruth Pablo Greta Sami Imani Oskar Paloma
 Ravi Astrid Diego Esme Yusuf Linnea Marco Ayesha Theo Camila Idris Saoirse Nikolai Wren
-Joaquin""".split()
+Joaquin"""
+)
 
-LAST_NAMES = """Okafor Lindqvist Moreau Tanaka Haddad Novak Castillo Brennan Petrov Mensah Rossi
+LAST_NAMES = _words(
+    """Okafor Lindqvist Moreau Tanaka Haddad Novak Castillo Brennan Petrov Mensah Rossi
 Sato Abebe Kowalski Fischer Oyelaran Duarte Nakamura Jensen Barzani Quinn Alvarez Kovacs
 Mahmoud Silva Eriksen Dubois Chen Adeyemi Romero Walsh Ivanova Gallagher Bauer Ferreira Kaur
-Molina Horvat Yilmaz Lebrun Osei Varga Costa Nielsen Ahmadi Keller Rinaldi Murphy""".split()
+Molina Horvat Yilmaz Lebrun Osei Varga Costa Nielsen Ahmadi Keller Rinaldi Murphy"""
+)
 
-CITIES = """Lisbon Manchester Osaka Nairobi Montreal Valparaíso Tbilisi Glasgow Porto Seville
+CITIES = _words(
+    """Lisbon Manchester Osaka Nairobi Montreal Valparaíso Tbilisi Glasgow Porto Seville
 Kraków Bergen Hanoi Marseille Melbourne Bogotá Ljubljana Reykjavik Toulouse Accra Dublin
 Rotterdam Chiang-Mai Leipzig Halifax Cork Bologna Tallinn Oaxaca Dunedin Busan Antwerp Cusco
-Trieste Gdańsk Tromsø Zanzibar Kyoto Córdoba Edinburgh""".split()
+Trieste Gdańsk Tromsø Zanzibar Kyoto Córdoba Edinburgh"""
+)
 
-JOBS = """nurse architect carpenter data-analyst pastry-chef pilot librarian paramedic
+JOBS = _words(
+    """nurse architect carpenter data-analyst pastry-chef pilot librarian paramedic
 translator veterinarian structural-engineer high-school-teacher barista journalist
 pharmacist sound-engineer park-ranger midwife tax-accountant marine-biologist UX-designer
 electrician urban-planner physiotherapist firefighter bookbinder radiologist sommelier
-landscape-gardener violin-maker""".split()
-
-EMPLOYERS = """Brightline Studio, the city hospital, a small bakery, a shipping company, the
-public library, a climate start-up, the local council, a law firm, a game studio, an
-animal shelter, the university, a bike shop, a theatre company, an airline, a robotics lab""".split(
-    ", "
+landscape-gardener violin-maker"""
 )
 
-FOODS = """ramen sourdough-bread mango-sticky-rice pierogi falafel paella kimchi pho tiramisu
+EMPLOYERS = [
+    "Brightline Studio",
+    "the city hospital",
+    "a small bakery",
+    "a shipping company",
+    "the public library",
+    "a climate start-up",
+    "the local council",
+    "a law firm",
+    "a game studio",
+    "an animal shelter",
+    "the university",
+    "a bike shop",
+    "a theatre company",
+    "an airline",
+    "a robotics lab",
+]
+
+FOODS = _words(
+    """ramen sourdough-bread mango-sticky-rice pierogi falafel paella kimchi pho tiramisu
 black-pudding jollof-rice goat-cheese dark-chocolate oysters pad-thai miso-soup churros
 lentil-curry blue-cheese anchovies coriander olives beetroot okra licorice sushi lasagne
-baklava ceviche porridge""".split()
+baklava ceviche porridge"""
+)
 
-ALLERGENS = """peanuts shellfish gluten lactose sesame tree-nuts eggs soy kiwi
-strawberries""".split()
+ALLERGENS = _words(
+    """peanuts shellfish gluten lactose sesame tree-nuts eggs soy kiwi
+strawberries"""
+)
 
 PETS = [
     ("dog", ("puppy", "canine", "pup")),
@@ -68,25 +97,37 @@ PETS = [
     ("goldfish", ("fish", "aquarium", "fish tank")),
 ]
 
-PET_NAMES = """Biscuit Pepper Mochi Luna Otis Waffles Juniper Ziggy Clementine Pickle Rocket
-Hazel Noodle Basil Pumpkin Marble Toffee Gizmo Olive Sprout""".split()
+PET_NAMES = _words(
+    """Biscuit Pepper Mochi Luna Otis Waffles Juniper Ziggy Clementine Pickle Rocket
+Hazel Noodle Basil Pumpkin Marble Toffee Gizmo Olive Sprout"""
+)
 
-HOBBIES = """rock-climbing pottery birdwatching sea-swimming chess salsa-dancing woodworking
+HOBBIES = _words(
+    """rock-climbing pottery birdwatching sea-swimming chess salsa-dancing woodworking
 trail-running knitting film-photography bouldering gardening choir-singing kayaking
 sourdough-baking astronomy fencing calligraphy surfing beekeeping cycling judo
-origami board-games open-water-rowing""".split()
+origami board-games open-water-rowing"""
+)
 
-INSTRUMENTS = """piano cello ukulele drums trumpet bass-guitar violin accordion harp
-saxophone""".split()
+INSTRUMENTS = _words(
+    """piano cello ukulele drums trumpet bass-guitar violin accordion harp
+saxophone"""
+)
 
-LANGUAGES = """Portuguese Japanese Swahili Polish Arabic Finnish Spanish Korean Welsh Italian
-Greek Turkish Dutch Hindi Icelandic""".split()
+LANGUAGES = _words(
+    """Portuguese Japanese Swahili Polish Arabic Finnish Spanish Korean Welsh Italian
+Greek Turkish Dutch Hindi Icelandic"""
+)
 
-RELATIONS = """sister brother mother father cousin best-friend flatmate coworker neighbour
-partner grandmother uncle""".split()
+RELATIONS = _words(
+    """sister brother mother father cousin best-friend flatmate coworker neighbour
+partner grandmother uncle"""
+)
 
-MONTHS = """January February March April May June July August September October November
-December""".split()
+MONTHS = _words(
+    """January February March April May June July August September October November
+December"""
+)
 
 EVENTS = ["job interviews", "presentations", "long flights", "family dinners", "exams"]
 EVENTS += ["dentist appointments", "deadlines", "public speaking", "moving house"]
@@ -144,10 +185,10 @@ class _Facts:
         return text[0].upper() + text[1:]
 
 
-_FIELDS = (
+_FIELDS = _words(
     "p p2 first city city2 job employer food food2 allergen pet pet_synonym pet_name hobby "
     "hobby2 instrument language relation month day year date event n"
-).split()
+)
 
 MEMORY_TEMPLATES: list[tuple[MemoryKind, str, str]] = [
     (MemoryKind.FACT, "home", "{p} lives in {city}."),

@@ -15,6 +15,7 @@ from sleepcycle import (
     AuthorKind,
     ConflictError,
     InputError,
+    MemoryChange,
     MemoryKind,
     MemoryStatus,
     Mind,
@@ -65,8 +66,6 @@ def build(mind: Mind, specs: list[dict[str, object]]) -> None:
         )
         if s["meta"]:
             with mind.store.write() as tx:  # meta has no CLI; set it as an agent would
-                from sleepcycle import MemoryChange  # noqa: PLC0415
-
                 tx.memories.apply(
                     mind.agent,
                     [

@@ -64,27 +64,32 @@ def config_show(state: State, as_json: bool) -> None:
 
 
 @config.command("path")
+@click.option("--json", "as_json", is_flag=True)
 @pass_state
-def config_path(state: State) -> None:
+def config_path(state: State, as_json: bool) -> None:
     """Print where the config file is (or would be)."""
-    click.echo(resolve_home(state.home) / CONFIG_FILE)
+    path = resolve_home(state.home) / CONFIG_FILE
+    if as_json:
+        print_json({"path": str(path), "exists": path.exists()})
+    else:
+        click.echo(path)
 
 
 @click.command()
 @click.option(
-    "--home",
-    "demo_home",
+    "--dir",
+    "demo_dir",
     type=click.Path(file_okay=False),
     help="Where to put the demo store (default: <home>/demo, recreated each run).",
 )
 @pass_state
-def demo(state: State, demo_home: str | None) -> None:
+def demo(state: State, demo_dir: str | None) -> None:
     """Ingest the bundled sample chat into a demo store and recall from it."""
-    target = Path(demo_home) if demo_home else resolve_home(state.home) / "demo"
+    target = Path(demo_dir) if demo_dir else resolve_home(state.home) / "demo"
     if target.exists():
         if not (target / DEMO_MARKER).exists():
             raise UsageError(
-                f"{target} exists and is not a demo directory; choose another with --home"
+                f"{target} exists and is not a demo directory; choose another with --dir"
             )
         shutil.rmtree(target)
     target.mkdir(parents=True)

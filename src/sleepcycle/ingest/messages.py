@@ -50,6 +50,20 @@ _KNOWN = {
 }
 
 
+_EXPECTED = {
+    "content": "a string or a list of content parts",
+    "text": "a string",
+    "time": "ISO 8601 text like 2026-03-01T09:14:00Z or epoch seconds",
+    "timestamp": "ISO 8601 text like 2026-03-01T09:14:00Z or epoch seconds",
+    "kind": "one of parked, dismissed, internal",
+    "type": "one of message, event, thought",
+    "sources": "a list of episode ids",
+    "meta": "an object",
+    "session": "a non-empty string",
+    "name": "a string",
+}
+
+
 class LineError(ValueError):
     """A problem with one line or message; the caller adds the file name."""
 
@@ -133,8 +147,10 @@ def parse_message(data: Any, default_session: str, source: str) -> list[Draft]:
         line = _Line.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "line"
-        raise LineError(f'field "{where}": {first["msg"]}') from None
+        field = str(first["loc"][0]) if first["loc"] else "line"
+        expected = _EXPECTED.get(field)
+        message = f"should be {expected}" if expected else first["msg"]
+        raise LineError(f'field "{field}": {message}') from None
     when = line.time or line.timestamp
     extra = {k: v for k, v in data.items() if k not in _KNOWN}
     meta = {**(line.meta or {}), **extra}

@@ -1,0 +1,230 @@
+"""The CLI as a user meets it: output, --json, errors, and documentation of every command."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from sleepcycle.cli import cli
+from sleepcycle.config import Config
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def run(*args: str, input: str | None = None, code: int = 0) -> str:
+    result = CliRunner().invoke(
+        cli, ["--agent", "maya", *args], input=input, env={"COLUMNS": "250"}
+    )
+    assert result.exit_code == code, (result.output, result.exception)
+    return result.output
+
+
+def run_json(*args: str) -> object:
+    return json.loads(run(*args, "--json"))
+
+
+def commands(
+    group: click.Group, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def doc_section(text: str, heading: str) -> str:
+    match = re.search(rf"^#+ {re.escape(heading)}\n(.*?)(?=^#+ |\Z)", text, re.M | re.S)
+    assert match, f"docs/cli.md has no section '{heading}'"
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    ("path", "command"),
+    list(commands(cli)),
+    ids=lambda x: " ".join(x) if isinstance(x, tuple) else "",
+)
+def test_every_command_and_option_is_documented(
+    path: tuple[str, ...], command: click.Command
+) -> None:
+    section = doc_section((DOCS / "cli.md").read_text(), "sleepcycle " + " ".join(path))
+    for param in command.params:
+        for opt in param.opts:
+            if opt.startswith("-"):
+                assert f"`{opt}" in section, f"{' '.join(path)}: {opt} is not documented"
+    read_only = {"list", "show", "history", "status", "path", "recall", "export", "import", "embed"}
+    if path[-1] in read_only or path[0] in ("recall", "status"):
+        assert any("--json" in p.opts for p in command.params if isinstance(p, click.Option))
+
+
+def test_every_setting_is_documented() -> None:
+    text = (DOCS / "config.md").read_text()
+    for section, value in Config().model_dump().items():
+        names = [f"{section}.{key}" for key in value] if isinstance(value, dict) else [section]
+        for name in names:
+            assert f"`{name}`" in text, name
+
+
+def test_ingest_then_recall(sample: Path) -> None:
+    out = run("ingest", str(sample))
+    assert "31 episodes added, 0 already present, 3 thoughts" in out
+    assert "embedded 31 items" in out
+    again = run("ingest", str(sample), "--no-embed")
+    assert "0 episodes added, 31 already present" in again
+    data = run_json("recall", "peanut allergy", "--in", "episodes", "-k", "2")
+    assert isinstance(data, dict) and data["query"] == "peanut allergy"
+    hits = data["hits"]
+    assert len(hits) == 2 and all("peanut" in h["text"] for h in hits)
+    assert {"id", "text", "score", "bm25", "cosine", "sources", "episode"} <= set(hits[0])
+    table = run("recall", "Pixel the cat", "--in", "both")
+    assert "recall: Pixel the cat" in table and "ep_" in table
+
+
+def test_memory_commands_end_to_end(sample: Path) -> None:
+    run("ingest", str(sample), "--no-embed")
+    episodes = run_json("episode", "list", "--role", "user", "--since", "2026-04-08")
+    assert isinstance(episodes, list)
+    evidence = next(e["id"] for e in episodes if "Alfama" in e["content"])
+    added = run_json(
+        "memory", "add", "Maya lives in Alfama, Lisbon.", "--source", evidence[:10], "--tag", "home"
+    )
+    assert isinstance(added, dict) and added["sources"] == [evidence]
+    mid = added["id"]
+    assert "edited" in run(
+        "memory", "edit", mid[:8], "--text", "Maya lives in Alfama.", "--reason", "shorter"
+    )
+    assert "amended" in run("memory", "amend", mid, "Her flat has a huge window.")
+    other = run_json("memory", "add", "Maya has a grey cat called Pixel.")
+    assert isinstance(other, dict)
+    assert "linked" in run("memory", "link", mid, other["id"], "--relation", "home")
+    shown = run_json("memory", "show", mid)
+    assert isinstance(shown, dict)
+    assert shown["text"] == "Maya lives in Alfama. Her flat has a huge window."
+    assert shown["source_episodes"][0]["id"] == evidence
+    assert shown["associations"] == [{"id": other["id"], "relation": "home"}]
+    assert "Olá from Lisbon" in run("memory", "show", mid)
+    run("memory", "retract", other["id"], "--reason", "testing")
+    history = run_json("memory", "history", mid)
+    assert isinstance(history, list)
+    assert [v["op"] for v in history] == ["add", "edit", "amend", "link"]
+    assert history[1]["reason"] == "shorter" and history[1]["author"]["kind"] == "user"
+    table = run("memory", "history", mid)
+    assert "- Maya lives in Alfama, Lisbon." in table and "+ Maya lives in Alfama." in table
+    listed = run_json("memory", "list")
+    assert isinstance(listed, list) and [m["id"] for m in listed] == [mid]
+    all_statuses = run_json("memory", "list", "--status", "all")
+    assert isinstance(all_statuses, list) and len(all_statuses) == 2
+    restored = run_json("memory", "restore", other["id"])
+    assert isinstance(restored, dict) and restored["status"] == "active"
+
+
+def test_export_and_import(tmp_path: Path) -> None:
+    made = run_json("memory", "add", "Maya drinks green tea.")
+    assert isinstance(made, dict)
+    out = run("export", str(tmp_path / "mem"))
+    assert "exported 1 memories" in out
+    path = tmp_path / "mem" / f"{made['id']}.yaml"
+    path.write_text(path.read_text().replace("green tea", "jasmine tea"))
+    assert "would import: 0 created, 1 changed" in run("import", str(tmp_path / "mem"), "--dry-run")
+    report = run_json("import", str(tmp_path / "mem"))
+    assert isinstance(report, dict) and report["changed"] == [made["id"]]
+    shown = run_json("memory", "show", made["id"])
+    assert isinstance(shown, dict) and shown["text"] == "Maya drinks jasmine tea."
+
+
+def test_thoughts_episodes_persona_status_config() -> None:
+    ep = run_json(
+        "episode", "add", "I start at Atlas Maps on 6 April", "--time", "2026-03-05T18:30:00Z"
+    )
+    assert isinstance(ep, dict) and ep["session"] == "default"
+    assert ep["id"] in run("episode", "show", ep["id"][:9])
+    thought = run_json("thought", "add", "Ask about the first day", "--source", ep["id"])
+    assert isinstance(thought, dict) and thought["sources"] == [ep["id"]]
+    assert "Ask about the first day" in run("thought", "list", "--status", "open")
+    run("persona", "set", "-", "--pin", "I am kind.", input="I am kind.\nI like maps.\n")
+    assert "I like maps." in run("persona", "show")
+    versions = run_json("persona", "history")
+    assert isinstance(versions, list) and versions[0]["pinned"] == ["I am kind."]
+    error = run("persona", "set", "--text", "I like maps.", code=2)
+    assert "pinned line 'I am kind.' is not in the new persona" in error
+    status = run_json("status")
+    assert isinstance(status, dict)
+    assert (status["episodes"], status["thoughts_open"], status["persona_version"]) == (1, 1, 1)
+    config = run_json("config", "show")
+    assert isinstance(config, dict) and config["recall"]["k"] == 10
+    assert run("config", "path").strip().endswith("config.toml")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["memory", "show", "mem_nothing"], 2, "error: no memory matches 'mem_nothing'"),
+        (["memory", "add", "  "], 2, "error: empty memory text; give some text"),
+        (["recall", "x", "--since", "soon"], 2, "not a time"),
+        (["ingest", "/nonexistent/chat.jsonl"], 2, "error: /nonexistent/chat.jsonl: no such file"),
+        (["ingest", "x.txt", "--speaker", "Ada"], 2, "write NAME=ROLE"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code(args: list[str], code: int, message: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_line_in_a_real_process(tmp_path: Path) -> None:
+    """The installed console script: one line on stderr, exit code 2, nothing stored."""
+    bad = tmp_path / "chat.jsonl"
+    bad.write_text('{"role": "user", "content": "hi"}\n{"role": "user", "content": 5}\n')
+    env = {**os.environ, "SLEEPCYCLE_HOME": str(tmp_path / "home")}
+    script = Path(sys.executable).parent / "sleepcycle"
+    result = subprocess.run(
+        [str(script), "ingest", str(bad)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr == (
+        f'error: {bad}:2: field "content": should be a string or a list of content parts; '
+        "nothing was ingested\n"
+    )
+    assert result.stdout == ""
+    listing = subprocess.run(
+        [str(script), "episode", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(listing.stdout) == []
+
+
+def test_demo_runs_on_a_fresh_home(tmp_path: Path) -> None:
+    env = {**os.environ, "SLEEPCYCLE_HOME": str(tmp_path / "home"), "COLUMNS": "120"}
+    script = Path(sys.executable).parent / "sleepcycle"
+    for _ in range(2):  # a second run starts over in its own directory
+        result = subprocess.run(
+            [str(script), "demo"], env=env, capture_output=True, text=True, check=True
+        )
+        assert "1. ingest 31 episodes and 3 thoughts from 4 days of chat" in result.stdout
+        assert "recall: Where does Maya live?" in result.stdout
+        assert "Alfama" in result.stdout
+    assert (tmp_path / "home" / "demo" / "sleepcycle.db").exists()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "precious.txt").write_text("keep me")
+    refused = subprocess.run(
+        [str(script), "demo", "--dir", str(tmp_path / "other")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and "is not a demo directory" in refused.stderr
+    assert (tmp_path / "other" / "precious.txt").read_text() == "keep me"

@@ -390,6 +390,7 @@ class Report:
     ceiling: float
     items: int  # episodes (or memories) searched
     started: datetime
+    load: tuple[float, float]  # 1-minute load average at the start and at the end
 
 
 def render_block(report: Report) -> str:
@@ -403,7 +404,8 @@ def render_block(report: Report) -> str:
         f"- Command: `{report.command}`",
         f"- Date: {report.started:%Y-%m-%d %H:%M} UTC; sleepcycle {sleepcycle.__version__}, "
         f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs; embeddings all-MiniLM-L6-v2 (int8, onnxruntime CPU).",
+        f"{os.cpu_count()} CPUs (load average {report.load[0]:.2f} at the start, "
+        f"{report.load[1]:.2f} at the end); embeddings all-MiniLM-L6-v2 (int8, onnxruntime CPU).",
         f"- Data: {report.conversations} conversations, {report.sessions} sessions, "
         f"{b.turns:,} turns; {report.questions:,} questions, {first.counted:,} scored, "
         f"{first.skipped} skipped (no evidence). Searched: {report.items:,} {report.scope}.",
@@ -555,6 +557,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, command: str) -> Report:
     started = datetime.now(UTC)
+    load_start = os.getloadavg()[0]
     conversations, questions = load_locomo(args.data)
     if args.conversations:
         wanted = {c.strip() for c in args.conversations.split(",")}
@@ -603,6 +606,7 @@ def run(args: argparse.Namespace, command: str) -> Report:
         ceiling=evidence_ceiling(conversations, questions),
         items=items,
         started=started,
+        load=(load_start, os.getloadavg()[0]),
     )
 
 

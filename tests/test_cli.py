@@ -228,3 +228,11 @@ def test_demo_runs_on_a_fresh_home(tmp_path: Path) -> None:
     )
     assert refused.returncode == 2 and "is not a demo directory" in refused.stderr
     assert (tmp_path / "other" / "precious.txt").read_text() == "keep me"
+
+
+def test_user_text_is_printed_literally() -> None:
+    """Text that looks like rich markup is shown as written, not styled or swallowed."""
+    text = "[bold]not bold[/] and [red]x"
+    assert text in run("memory", "add", text)
+    assert text in run("memory", "list")
+    assert text in run("recall", "bold red")

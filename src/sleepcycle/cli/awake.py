@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import InputError
@@ -165,7 +166,14 @@ def episode_list(
         table.add_column(column, overflow="fold" if column == "text" else "ellipsis")
     for e in episodes:
         who = f"{e.role.value} ({e.name})" if e.name else e.role.value
-        table.add_row(e.id, short_time(e.time), e.session, who, e.content, e.consolidated_in or "")
+        table.add_row(
+            e.id,
+            short_time(e.time),
+            escape(e.session),
+            escape(who),
+            escape(e.content),
+            e.consolidated_in or "",
+        )
     console.print(table)
 
 
@@ -179,10 +187,12 @@ def episode_show(state: State, episode_id: str, as_json: bool) -> None:
     if as_json:
         print_json(episode_json(ep))
         return
-    console.print(f"[cyan]{ep.id}[/]  {ep.role.value}  session {ep.session}  {short_time(ep.time)}")
+    console.print(
+        f"[cyan]{ep.id}[/]  {ep.role.value}  session {escape(ep.session)}  {short_time(ep.time)}"
+    )
     if ep.name:
-        console.print(f"name: {ep.name}")
-    console.print(ep.content)
+        console.print(f"name: {escape(ep.name)}")
+    console.print(ep.content, markup=False)
     if ep.consolidated_in:
         console.print(f"consolidated in sleep {ep.consolidated_in}")
 
@@ -235,7 +245,7 @@ def thought_list(
     for column in ("id", "kind", "status", "text", "created"):
         table.add_column(column, overflow="fold" if column == "text" else "ellipsis")
     for t in thoughts:
-        table.add_row(t.id, t.kind.value, t.status.value, t.text, short_time(t.created))
+        table.add_row(t.id, t.kind.value, t.status.value, escape(t.text), short_time(t.created))
     console.print(table)
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from ..changes import UNSET
@@ -41,7 +42,9 @@ def _done(memory: Memory, verb: str, as_json: bool) -> None:
     if as_json:
         print_json(memory.to_json())
     else:
-        console.print(f"{verb} [cyan]{memory.id}[/] (version {memory.version}): {memory.text}")
+        console.print(
+            f"{verb} [cyan]{memory.id}[/] (version {memory.version}): {escape(memory.text)}"
+        )
 
 
 @click.group()
@@ -213,7 +216,7 @@ def memory_show(state: State, memory_id: str, as_json: bool) -> None:
         )
         return
     console.print(f"[cyan]{m.id}[/]  {m.kind.value}  {m.status.value}  version {m.version}")
-    console.print(m.text)
+    console.print(m.text, markup=False)
     details = [
         ("score", "unverified" if m.score is None else str(m.score)),
         ("deep", "yes" if m.deep else "no (not yet dreamt upon)"),
@@ -223,14 +226,14 @@ def memory_show(state: State, memory_id: str, as_json: bool) -> None:
         ("tags", ", ".join(m.tags) or "-"),
     ]
     for key, value in details:
-        console.print(f"  [dim]{key:>8}[/] {value}")
+        console.print(f"  [dim]{key:>8}[/] {escape(value)}")
     for a in m.associations:
-        console.print(f"  [dim]{'link':>8}[/] {a.relation} -> {a.id}")
+        console.print(f"  [dim]{'link':>8}[/] {escape(a.relation)} -> {a.id}")
     for other, relation in backlinks:
-        console.print(f"  [dim]{'link':>8}[/] {relation} <- {other}")
+        console.print(f"  [dim]{'link':>8}[/] {escape(relation)} <- {other}")
     for e in sources:
         who = e.name or e.role.value
-        console.print(f"  [dim]{'source':>8}[/] {e.id} {who}: {e.content}")
+        console.print(f"  [dim]{'source':>8}[/] {e.id} {escape(who)}: {escape(e.content)}")
 
 
 @memory.command("history")
@@ -247,13 +250,18 @@ def memory_history(state: State, memory_id: str, as_json: bool) -> None:
     for column in ("v", "op", "author", "when", "reason", "text"):
         table.add_column(column, overflow="fold")
     for v in versions:
-        text = v.after.text
+        text = escape(v.after.text)
         if v.before is not None and v.before.text != v.after.text:
-            text = f"[red]- {v.before.text}[/]\n[green]+ {v.after.text}[/]"
+            text = f"[red]- {escape(v.before.text)}[/]\n[green]+ {escape(v.after.text)}[/]"
         elif v.before is not None and v.before.status != v.after.status:
             text = f"status {v.before.status.value} -> {v.after.status.value}"
         table.add_row(
-            str(v.version), v.op.value, str(v.author), short_time(v.created), v.reason or "", text
+            str(v.version),
+            v.op.value,
+            escape(str(v.author)),
+            short_time(v.created),
+            escape(v.reason or ""),
+            text,
         )
     console.print(table)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -113,7 +114,12 @@ def memory_table(memories: Iterable[Memory], title: str | None = None) -> Table:
     table.add_column("updated", no_wrap=True)
     for m in memories:
         table.add_row(
-            m.id, m.kind.value, m.status.value, str(m.version), m.text, short_time(m.updated)
+            m.id,
+            m.kind.value,
+            m.status.value,
+            str(m.version),
+            escape(m.text),
+            short_time(m.updated),
         )
     return table
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from ..errors import InputError
 from .context import State, pass_state, read_text_arg
@@ -33,7 +34,7 @@ def persona_show(state: State, as_json: bool) -> None:
     )
     console.print(current.text, markup=False)
     for line in current.pinned:
-        console.print(f"[dim]pinned:[/] {line}")
+        console.print(f"[dim]pinned:[/] {escape(line)}")
 
 
 @persona.command("set")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from ..recall import Mode, Recall, Scope
@@ -15,22 +16,20 @@ from .output import console, print_json, progress_bar, short_time
 
 
 def recall_table(result: Recall) -> Table:
-    table = Table(title=f"recall: {result.query}", title_justify="left", expand=True)
-    table.add_column("#", justify="right", width=2)
-    table.add_column("rrf", justify="right", width=5)
-    table.add_column("text", overflow="fold", ratio=3)
-    table.add_column("item", overflow="fold", ratio=1, min_width=22)
+    table = Table(title=f"recall: {result.query}", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("rrf", justify="right")
+    table.add_column("recalled", overflow="fold")
     for rank, hit in enumerate(result.hits, start=1):
         if hit.memory is not None:
-            detail = f"{hit.memory.kind.value}, {len(hit.sources)} sources"
+            detail = f"memory, {hit.memory.kind.value}, {len(hit.sources)} sources"
         else:
             assert hit.episode is not None
-            detail = f"{hit.episode.role.value}, {short_time(hit.episode.time)}"
+            detail = f"episode, {hit.episode.role.value}, {short_time(hit.episode.time)}"
         table.add_row(
             str(rank),
             f"{hit.score * 100:.2f}",
-            hit.text,
-            f"[cyan]{hit.id}[/]\n[dim]{hit.item_type.value} {detail}[/]",
+            f"{escape(hit.text)}\n[cyan]{hit.id}[/] [dim]{detail}[/]",
         )
     return table
 
@@ -92,7 +91,7 @@ def recall(
         print_json(result.to_json())
         return
     if not result.hits:
-        console.print(f"nothing recalled for {query!r}")
+        console.print(f"nothing recalled for {query!r}", markup=False)
     else:
         console.print(recall_table(result))
     if result.unembedded:

@@ -1,6 +1,6 @@
 """Store benchmarks: recording turns, ingest and embedding throughput, recall latency.
 
-    python benchmarks/bench_store.py                  # 1k, 10k and 100k memories (~15 min cold)
+    python benchmarks/bench_store.py                  # 1k, 10k, 100k memories (~8 min cold)
     python benchmarks/bench_store.py --quick          # 1k and 10k, fewer calls; writes nothing
     python benchmarks/bench_store.py --sizes 1000,10000
 
@@ -59,6 +59,7 @@ from sleepcycle.ingest import read_drafts
 from sleepcycle.recall import Mode, query_terms
 from sleepcycle.records import Author, ItemType, episode_text
 from sleepcycle.store import MemoryFilter
+from sleepcycle.store.search import match_expression
 
 NAME = "bench_store"
 HERE = Path(__file__).resolve().parent
@@ -104,7 +105,12 @@ def latencies(
     """Call ``fn`` on each ``warmup`` item untimed, then on every item, and summarise."""
     for item in warmup:
         fn(item)
-    return Stats.of([clock_ms(lambda item=item: fn(item)) for item in items])
+    samples = []
+    for item in items:
+        start = time.perf_counter_ns()
+        fn(item)
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    return Stats.of(samples)
 
 
 def status_mb(field: str) -> float:
@@ -113,6 +119,31 @@ def status_mb(field: str) -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+class CpuMeter:
+    """How much CPU other processes used while this one ran (from /proc/stat and os.times)."""
+
+    def __init__(self) -> None:
+        self.busy0, self.own0, self.wall0 = self._busy(), self._own(), time.monotonic()
+
+    @staticmethod
+    def _busy() -> float:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def others(self) -> float:
+        """The share of all cores that other processes kept busy since this meter started."""
+        busy = self._busy() - self.busy0
+        own = self._own() - self.own0
+        wall = (time.monotonic() - self.wall0) * (os.cpu_count() or 1)
+        return max(busy - own, 0.0) / wall
 
 
 def progress(label: str) -> Callable[[int, int], None]:
@@ -200,7 +231,8 @@ def bench_ingest_and_record(
         path = home / "turns.jsonl"
         path.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in turns))
         counting = CountingEmbedder(embedder)
-        embedder.embed(["load the model before timing anything"])
+        texts = [episode_text(t.get("name"), t["content"]) for t in turns]
+        embedder.embed(texts[:256])  # load the model and warm it on batches like the real ones
         with sleepcycle.open(home, AGENT, embedder=counting) as mind:
             log(f"ingest: {turns_n:,} generated turns from {path.name}")
             parse_s = clock_ms(lambda: read_drafts(path)) / 1000
@@ -220,7 +252,6 @@ def bench_ingest_and_record(
             if done[0] != turns_n:
                 raise SystemExit(f"embed_pending embedded {done[0]}, expected {turns_n}")
 
-            texts = [episode_text(t.get("name"), t["content"]) for t in turns]
             log("ingest: MiniLMEmbedder.embed alone, in chunks of 256 and in one call")
             chunked_s = (
                 clock_ms(
@@ -374,12 +405,13 @@ class RecallResult:
     index_load_ms: float  # first vector search: rows read from SQLite into the index
     rss_base_mb: float  # model loaded, store not opened
     rss_index_mb: float  # store open, index loaded, every mode run
-    rss_peak_mb: float
+    rss_peak_mb: float  # before the exact-search store is opened
     index_alloc_mb: float  # arrays the vector index holds (capacity, not rows)
     vectors_mb: float  # rows x 384 x 4 bytes
     embed: Stats  # MiniLMEmbedder.embed([query])
     vector_search: Stats  # store.vector_search with the query vector given
     text_search: Stats  # store.text_search (FTS5 BM25)
+    fts_matches: float  # rows the FTS5 OR query matches (and BM25 scores), mean per query
     recall: dict[str, Stats]  # mind.recall(query, mode=...), end to end
     hybrid_precomputed: Stats  # mind.recall hybrid, query vector looked up, not computed
     exact: ExactResult | None
@@ -407,7 +439,18 @@ def index_bytes(store: Any) -> float:
     return total / 2**20 if total else float("nan")
 
 
-def overlap(a: Sequence[int], b: Sequence[int]) -> float:
+def fts_count(home: Path, query: str) -> int:
+    """How many memories the FTS5 query that recall builds for ``query`` matches."""
+    expression = match_expression(query_terms(query))
+    with closing(sqlite3.connect(f"file:{home / 'sleepcycle.db'}?mode=ro", uri=True)) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM memories_fts WHERE memories_fts MATCH ?", (expression,)
+        ).fetchone()
+    return int(row[0])
+
+
+def overlap(a: Sequence[object], b: Sequence[object]) -> float:
+    """The share of ``b`` that ``a`` holds too."""
     return len(set(a) & set(b)) / max(len(b), 1)
 
 
@@ -416,7 +459,7 @@ def recall_worker(cache: Path, size: int, seed: int, n_queries: int) -> RecallRe
     home = store_home(cache, size, seed)
     embedder = new_embedder(cache)
     embedder.embed(["load the model before measuring memory"])
-    people = [m.person for m in MemoryStream(seed).take(size)]
+    people = sorted({m.person for m in MemoryStream(seed).take(size)})
     queries = make_queries(people, n_queries, seed)
     warm = queries[:WARMUP]
     gc.collect()
@@ -451,10 +494,14 @@ def recall_worker(cache: Path, size: int, seed: int, n_queries: int) -> RecallRe
 
     vector_stats = latencies(vector_search, queries, warmup=warm)
     text_stats = latencies(text_search, queries, warmup=warm)
-    recall_stats = {
-        mode.value: latencies(lambda q, mode=mode: mind.recall(q, mode=mode), queries, warmup=warm)
-        for mode in Mode
-    }
+    fts_matches = float(np.mean([fts_count(home, q) for q in queries]))
+    recall_stats: dict[str, Stats] = {}
+    for mode in Mode:
+
+        def recall(query: str, mode: Mode = mode) -> None:
+            mind.recall(query, mode=mode)
+
+        recall_stats[mode.value] = latencies(recall, queries, warmup=warm)
     fast = sleepcycle.Mind(store, AGENT, config, home, PrecomputedEmbedder(embedder, table))
     hybrid_ids: dict[str, list[str]] = {}
 
@@ -463,7 +510,7 @@ def recall_worker(cache: Path, size: int, seed: int, n_queries: int) -> RecallRe
 
     precomputed_stats = latencies(hybrid, queries, warmup=warm)
     gc.collect()
-    rss_index = status_mb("VmRSS")
+    rss_index, rss_peak = status_mb("VmRSS"), status_mb("VmHWM")
     alloc_mb = index_bytes(store)
 
     exact: ExactResult | None = None
@@ -510,12 +557,13 @@ def recall_worker(cache: Path, size: int, seed: int, n_queries: int) -> RecallRe
         index_load_ms=load_ms,
         rss_base_mb=rss_base,
         rss_index_mb=rss_index,
-        rss_peak_mb=status_mb("VmHWM"),
+        rss_peak_mb=rss_peak,
         index_alloc_mb=alloc_mb,
         vectors_mb=size * embedder.dim * 4 / 2**20,
         embed=embed_stats,
         vector_search=vector_stats,
         text_search=text_stats,
+        fts_matches=fts_matches,
         recall=recall_stats,
         hybrid_precomputed=precomputed_stats,
         exact=exact,
@@ -615,6 +663,7 @@ def render(
     command: str,
     started: datetime,
     elapsed_s: float,
+    others: float,
     ingest: IngestResult | None,
     builds: Sequence[BuildInfo],
     recalls: Sequence[RecallResult],
@@ -626,7 +675,13 @@ def render(
         f"Command: `{command}`  ",
         f"Date: {started.strftime('%Y-%m-%d %H:%M UTC')} (took {elapsed_s / 60:.1f} min)",
         "",
-        *table(["Machine", ""], machine()),
+        *table(
+            ["Machine", ""],
+            [
+                *machine(),
+                ("Other processes", f"{others:.1%} of the CPU during the run"),
+            ],
+        ),
         "Latencies are wall-clock milliseconds per call (`time.perf_counter_ns`), after "
         f"{WARMUP} untimed warm-up calls. Embedder: the bundled all-MiniLM-L6-v2 int8 on "
         f"onnxruntime (batch {settings.embedding.batch_size}).",
@@ -783,6 +838,7 @@ def _render_recall(recalls: Sequence[RecallResult], settings: Config) -> list[st
                 pair(r.embed),
                 pair(r.vector_search),
                 pair(r.text_search),
+                f"{r.fts_matches:,.0f}",
                 pair(r.hybrid_precomputed),
             ]
         )
@@ -795,6 +851,7 @@ def _render_recall(recalls: Sequence[RecallResult], settings: Config) -> list[st
             "query embedding",
             "`store.vector_search`",
             "`store.text_search`",
+            "FTS5 matches / query",
             "hybrid, query vector precomputed",
         ],
         rows,
@@ -811,7 +868,18 @@ def _render_recall(recalls: Sequence[RecallResult], settings: Config) -> list[st
         )
         + f"; the query embedding alone is {ms(largest.embed.p50)} ms of it "
         f"({embed_share:.0%}), the vector search {ms(largest.vector_search.p50)} ms and "
-        f"BM25 {ms(largest.text_search.p50)} ms.",
+        f"BM25 {ms(largest.text_search.p50)} ms (it scores every row the OR of the query's "
+        f"terms matches, {largest.fts_matches:,.0f} on average here).",
+        "",
+        "End to end, hybrid recall takes longer than the query embedding plus hybrid recall with "
+        "the vector precomputed (p50): "
+        + ", ".join(
+            f"{ms(r.recall['hybrid'].p50 - r.embed.p50 - r.hybrid_precomputed.p50)} ms more at "
+            f"{r.size:,}"
+            for r in recalls
+        )
+        + ". That is time the searches lose when they run right after the embedding model; "
+        "timed alone, the parts do not pay it.",
         "",
     ]
     exact_rows = [
@@ -856,8 +924,10 @@ def _render_recall(recalls: Sequence[RecallResult], settings: Config) -> list[st
         "#### Memory and loading",
         "",
         "RSS of the child process that ran the size: before opening the store (model "
-        "loaded), then after loading the vector index and running every query. The first "
-        "vector search reads every vector from SQLite into the in-memory index.",
+        "loaded), then after loading the vector index and running every query; peak RSS is "
+        "before the exact-search store opens. The first vector search after opening reads every "
+        "vector from SQLite into the in-memory index (index load). Index arrays: what the index "
+        "has allocated (its capacity), against the vectors it holds.",
         "",
         *table(
             [
@@ -886,6 +956,11 @@ def _render_recall(recalls: Sequence[RecallResult], settings: Config) -> list[st
                 for r in recalls
             ],
         ),
+        f"At {largest.size:,} memories the index has allocated "
+        f"{largest.index_alloc_mb / largest.vectors_mb:.2f}× the size of its vectors, and the "
+        f"first recall after opening the store waits {largest.index_load_ms / 1000:.1f} s for "
+        "the index to load.",
+        "",
     ]
     return out
 
@@ -970,7 +1045,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         return
 
-    started, clock = datetime.now(UTC), time.perf_counter()
+    probe = CpuMeter()
+    time.sleep(2)
+    if probe.others() > 0.1:
+        log(f"warning: other processes keep {probe.others():.0%} of the CPU busy; the numbers will")
+        log("be skewed (the report says how busy they were during the run)")
+    started, clock, meter = datetime.now(UTC), time.perf_counter(), CpuMeter()
     script = Path(__file__).resolve()
     shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
     command = shlex.join(["python", str(shown), *(sys.argv[1:] if argv is None else argv)])
@@ -987,7 +1067,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     gc.collect()
     recalls = [run_recall(cache, n, args.seed, args.queries) for n in args.sizes]
 
-    body = render(command, started, time.perf_counter() - clock, ingest, builds, recalls)
+    elapsed = time.perf_counter() - clock
+    body = render(command, started, elapsed, meter.others(), ingest, builds, recalls)
     print(body)
     if args.write:
         write_section(args.output, body)

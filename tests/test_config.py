@@ -16,9 +16,9 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
 
 
 def test_values_are_read(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text('user = "ana"\n[recall]\nk = 5\nrrf_k = 30\n')
+    (tmp_path / "config.toml").write_text('user = "ana"\n[recall]\nk = 5\ntext_weight = 0.5\n')
     config = load_config(tmp_path)
-    assert (config.user, config.recall.k, config.recall.rrf_k) == ("ana", 5, 30)
+    assert (config.user, config.recall.k, config.recall.text_weight) == ("ana", 5, 0.5)
 
 
 @pytest.mark.parametrize(

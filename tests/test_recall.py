@@ -19,6 +19,7 @@ from sleepcycle import (
     MiniLMEmbedder,
     RecallSettings,
     Role,
+    changes,
 )
 from sleepcycle.recall import query_terms
 from sleepcycle.store.vectors import VectorFilter, VectorIndex
@@ -223,3 +224,20 @@ def test_hashing_fake_is_deterministic_and_word_based() -> None:
     a, b, c = fake.embed(["green tea", "Green tea!", "black coffee"])
     assert np.allclose(a, b) and np.isclose(np.linalg.norm(a), 1.0)
     assert float(a @ c) < 0.99
+
+
+def test_bm25_finds_an_agent_s_match_among_many_of_another_agent(mind: Mind) -> None:
+    """The FTS index is shared by every agent: one agent's best matches must not hide
+    another's (the search falls back to ranking only this agent's rows)."""
+    crowd = mind.for_agent("crowd")
+    with crowd.store.write() as tx:
+        tx.ensure_agent("crowd")
+        tx.memories.apply(
+            "crowd",
+            [changes.add(f"tea tea tea note {i}", author=crowd.author) for i in range(400)]
+            + [changes.add(f"coffee note {i}", author=crowd.author) for i in range(600)],
+        )
+    mine = mind.add("Maya once tried tea in Kyoto, a long story about travel and trains.")
+    hits = mind.recall("tea", mode="bm25").hits
+    assert [h.id for h in hits] == [mine.id]
+    assert len(crowd.recall("tea", mode="bm25", k=50).hits) == 50

@@ -45,11 +45,13 @@ class EmbeddingSettings(_Section):
 
 
 class RecallSettings(_Section):
-    """Hybrid recall: BM25 and vectors fused by reciprocal rank."""
+    """Hybrid recall: BM25 and vectors, min-max normalised and combined."""
 
     k: int = Field(10, ge=1, le=1000, description="results returned by default")
     candidates: int = Field(50, ge=1, le=5000, description="taken from each ranking to fuse")
-    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+    text_weight: float = Field(
+        0.7, ge=0.0, le=1.0, description="weight of BM25 against vectors in hybrid recall"
+    )
     embed_on_query: int = Field(
         256, ge=0, description="pending items embedded before a recall; more are left to `embed`"
     )

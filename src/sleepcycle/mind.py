@@ -438,7 +438,7 @@ class Mind:
             mode=mode,
             k=k or settings.k,
             candidates=settings.candidates,
-            rrf_k=settings.rrf_k,
+            text_weight=settings.text_weight,
             unembedded=unembedded,
         )
 

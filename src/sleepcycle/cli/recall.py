@@ -18,7 +18,7 @@ from .output import console, print_json, progress_bar, short_time
 def recall_table(result: Recall) -> Table:
     table = Table(title=f"recall: {result.query}", title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("rrf", justify="right")
+    table.add_column("score", justify="right")
     table.add_column("recalled", overflow="fold")
     for rank, hit in enumerate(result.hits, start=1):
         if hit.memory is not None:
@@ -28,7 +28,7 @@ def recall_table(result: Recall) -> Table:
             detail = f"episode, {hit.episode.role.value}, {short_time(hit.episode.time)}"
         table.add_row(
             str(rank),
-            f"{hit.score * 100:.2f}",
+            f"{hit.score:.3f}",
             f"{escape(hit.text)}\n[cyan]{hit.id}[/] [dim]{detail}[/]",
         )
     return table

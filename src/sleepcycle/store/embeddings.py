@@ -29,7 +29,7 @@ STATUS_CODES = {s: i for i, s in enumerate(MemoryStatus)}
 ROLE_CODES = {r: i for i, r in enumerate(Role)}
 
 _EPOCH = "(julianday({}) - 2440587.5) * 86400.0"
-_FEED_LIMIT = 5_000
+_FEED_LIMIT = 20_000
 
 Pending = tuple[int, str, str]  # (item seq, text, text hash)
 
@@ -123,6 +123,12 @@ class EmbeddingRepo:
 
     def sync(self, index: VectorIndex, agent: str, item_type: ItemType, model: str) -> None:
         """Bring ``index`` up to date with this agent's rows. Call with ``index.lock`` held."""
+        if index.vector_mark == 0:
+            row = self.conn.execute(
+                "SELECT COUNT(*) FROM embeddings WHERE agent = ? AND item_type = ? AND model = ?",
+                (agent, item_type.value, model),
+            ).fetchone()
+            index.reserve(int(row[0]))
         if item_type is ItemType.MEMORY:
             if index.vector_mark == 0:
                 # First load: the vector feed joins current filter columns, so only changes

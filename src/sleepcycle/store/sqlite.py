@@ -5,15 +5,22 @@ One writer: every write goes through :meth:`Store.write`, which holds a process-
 file, an import, a sleep's commit) lands whole or not at all. Readers get their own connection
 per thread (WAL lets them read while the writer writes) opened with ``query_only``, so a read
 path cannot write by mistake.
+
+WAL checkpoints run on a background thread rather than inside whichever write happens to cross
+SQLite's automatic threshold: that write used to take 3-5 ms instead of 0.2 ms (one recorded
+turn in ~70), which is what an agent waiting on ``record`` would feel.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +39,10 @@ from .thoughts import ThoughtRepo
 from .vectors import VectorFilter, VectorIndex
 
 __all__ = ["Store", "Tx"]
+
+log = logging.getLogger("sleepcycle.store")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Tx:
@@ -69,12 +80,48 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # see _Checkpointer
     except sqlite3.DatabaseError as exc:
         raise StoreError(
             f"cannot open the store at {path}: {exc}; check the path, or move the file aside "
             "to start a new store"
         ) from None
     return conn
+
+
+class _Checkpointer:
+    """Copies WAL pages into the database shortly after writes, off the writer's path."""
+
+    def __init__(self, path: Path, delay: float = 0.5):
+        self.path = path
+        self.delay = delay
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sleepcycle-wal", daemon=True)
+        self._thread.start()
+
+    def nudge(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                self._wake.wait()
+                if self._stop.wait(self.delay):  # let a burst of writes finish first
+                    break
+                self._wake.clear()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # retried on the next write
+                    log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
 
 
 class Store:
@@ -100,12 +147,20 @@ class Store:
                 f"cannot migrate the store at {path}: {exc}; the file may be damaged, "
                 "restore it from a backup or move it aside"
             ) from None
+        self._checkpointer = _Checkpointer(path)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path | str, **options: int) -> Store:
         return cls(Path(path), **options)
 
     def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+        self._checkpointer.close()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
@@ -139,8 +194,16 @@ class Store:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self._checkpointer.nudge()
 
     # reads ------------------------------------------------------------------------------
+
+    def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Run a read on the store's search threads (each has its own read connection)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(2, thread_name_prefix="sleepcycle-search")
+            return self._pool.submit(fn, *args, **kwargs)
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -1,13 +1,15 @@
 """An in-memory vector index over one agent's memories or episodes, with filter columns.
 
 Why not sqlite-vec or an ANN library: this Python's ``sqlite3`` cannot load extensions, and
-exact search over float32 rows with numpy is both faster (6-7 ms per query at 100k x 384 on two
-cores, bound by memory bandwidth) and exact. Past ``exact_limit`` rows the index first ranks
-every row by the Hamming distance of sign bits (48 bytes a row, ~2 ms at 100k) and then scores
-the best ``rerank`` candidates exactly; ``benchmarks/recall.py`` measures how often that
-changes the top results. ``docs/design/retrieval.md`` has the reasoning and the numbers.
+exact search over float32 rows with numpy is exact and fast enough for the sizes an agent's
+memory reaches (about 6-9 ms at 100k x 384 on two cores, bound by memory bandwidth). Past
+``exact_limit`` rows the index first ranks every row by the Hamming distance between sign
+bits (48 bytes a row, kept transposed so the distance is one vectorised pass, ~0.4 ms at 100k)
+and then scores the best ``rerank`` candidates exactly. ``benchmarks/bench_store.py`` measures
+both paths and how often the shortcut changes the top results (recall@10 0.999 at 100k).
+``docs/design/retrieval.md`` has the reasoning.
 
-The index is a cache of rows in the store: it is filled and kept current by the store
+The index is a cache of rows in the store: the store fills it and keeps it current
 (``sqlite.Store.vector_search``) from two feeds, new embedding rows and changed memory rows.
 """
 
@@ -23,21 +25,29 @@ from numpy.typing import NDArray
 __all__ = ["VectorFilter", "VectorIndex"]
 
 F32 = NDArray[np.float32]
-_NEVER = np.inf
+_FAR = np.iinfo(np.int16).max
 
 
 @dataclass(frozen=True, slots=True)
 class VectorFilter:
     """Rows to keep: codes of allowed kinds and statuses (empty = any) and a time window.
 
-    For episodes the kind column holds the role and the status column the session.
-
-    A row passes the window when its interval [start, end] overlaps [since, until)."""
+    A row passes the window when its interval [start, end] overlaps [since, until). For
+    episodes the kind column holds the role and the status column the session."""
 
     kinds: tuple[int, ...] = ()
     statuses: tuple[int, ...] = ()
     since: float | None = None
     until: float | None = None
+
+
+def _sign_words(rows: F32) -> NDArray[np.uint64]:
+    """Sign bits of each row, padded to whole 64-bit words: shape (rows, words)."""
+    bits = np.packbits(rows > 0, axis=1)
+    pad = (-bits.shape[1]) % 8
+    if pad:
+        bits = np.pad(bits, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(bits).view(np.uint64)
 
 
 class VectorIndex:
@@ -50,17 +60,17 @@ class VectorIndex:
         self.lock = threading.Lock()
         self.vector_mark = 0  # highest embedding seq loaded
         self.meta_mark = 0  # highest change counter seen for filter columns
+        self.labels: dict[str, int] = {}  # episode sessions, stored in the status column
         self._n = 0
         self._pos: dict[int, int] = {}
+        self._words = (dim + 63) // 64
         self._items = np.empty(0, np.int64)
         self._matrix = np.empty((0, dim), np.float32)
-        self._kind = np.empty(0, np.int8)
+        self._codes = np.empty((self._words, 0), np.uint64)  # transposed: (words, rows)
+        self._kind = np.empty(0, np.int32)
         self._status = np.empty(0, np.int32)
-        self.labels: dict[str, int] = {}  # episode sessions, stored in the status column
         self._start = np.empty(0, np.float64)
         self._end = np.empty(0, np.float64)
-        self._codes: NDArray[np.uint64] | NDArray[np.uint8] | None = None
-        self._coded = 0
 
     def __len__(self) -> int:
         return self._n
@@ -69,25 +79,26 @@ class VectorIndex:
         """A small integer standing for ``text`` (an episode's session) in this index."""
         return self.labels.setdefault(text, len(self.labels))
 
-    def _grow(self, needed: int) -> None:
-        capacity = len(self._items)
-        if needed <= capacity:
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` rows in total (one allocation when the count is known)."""
+        if rows <= len(self._items):
             return
-        new = max(needed, capacity * 2, 256)
+        n = self._n
 
-        def grown(a: NDArray[np.generic], fill: float = 0) -> NDArray[np.generic]:
-            out = np.full((new, *a.shape[1:]), fill, dtype=a.dtype)
-            out[: self._n] = a[: self._n]
+        def moved(a: NDArray[np.generic]) -> NDArray[np.generic]:
+            out = np.empty((rows, *a.shape[1:]), dtype=a.dtype)
+            out[:n] = a[:n]
             return out
 
-        self._items = grown(self._items)  # type: ignore[assignment]
-        self._matrix = grown(self._matrix)  # type: ignore[assignment]
-        self._kind = grown(self._kind)  # type: ignore[assignment]
-        self._status = grown(self._status)  # type: ignore[assignment]
-        self._start = grown(self._start)  # type: ignore[assignment]
-        self._end = grown(self._end, _NEVER)  # type: ignore[assignment]
-        self._codes = None
-        self._coded = 0
+        self._items = moved(self._items)  # type: ignore[assignment]
+        self._matrix = moved(self._matrix)  # type: ignore[assignment]
+        self._kind = moved(self._kind)  # type: ignore[assignment]
+        self._status = moved(self._status)  # type: ignore[assignment]
+        self._start = moved(self._start)  # type: ignore[assignment]
+        self._end = moved(self._end)  # type: ignore[assignment]
+        codes = np.empty((self._words, rows), np.uint64)
+        codes[:, :n] = self._codes[:, :n]
+        self._codes = codes
 
     def upsert(
         self,
@@ -99,21 +110,19 @@ class VectorIndex:
         ends: Sequence[float],
     ) -> None:
         """Add rows, or replace the vector and filter columns of rows already present."""
-        self._grow(self._n + len(items))
+        if self._n + len(items) > len(self._items):
+            self.reserve(max(self._n + len(items), int(len(self._items) * 1.5)))
+        positions = np.empty(len(items), np.int64)
         for i, item in enumerate(items):
             pos = self._pos.get(item)
             if pos is None:
-                pos = self._n
-                self._pos[item] = pos
-                self._items[pos] = item
+                pos = self._pos[item] = self._n
                 self._n += 1
-            elif pos < self._coded:
-                self._coded = pos  # its sign bits must be recomputed
-            self._matrix[pos] = vectors[i]
-            self._kind[pos] = kinds[i]
-            self._status[pos] = statuses[i]
-            self._start[pos] = starts[i]
-            self._end[pos] = ends[i]
+            positions[i] = pos
+        self._items[positions] = items
+        self._matrix[positions] = vectors
+        self._codes[:, positions] = _sign_words(vectors).T
+        self._set_filters(positions, kinds, statuses, starts, ends)
 
     def update_filters(
         self,
@@ -124,41 +133,53 @@ class VectorIndex:
         ends: Sequence[float],
     ) -> None:
         """Refresh the filter columns of rows already present; others are ignored."""
-        for i, item in enumerate(items):
-            pos = self._pos.get(item)
-            if pos is not None:
-                self._kind[pos] = kinds[i]
-                self._status[pos] = statuses[i]
-                self._start[pos] = starts[i]
-                self._end[pos] = ends[i]
+        known = [(i, self._pos[item]) for i, item in enumerate(items) if item in self._pos]
+        if not known:
+            return
+        rows = np.array([i for i, _ in known])
+        positions = np.array([p for _, p in known])
+        self._set_filters(
+            positions,
+            np.asarray(kinds)[rows],
+            np.asarray(statuses)[rows],
+            np.asarray(starts)[rows],
+            np.asarray(ends)[rows],
+        )
 
-    def _mask(self, where: VectorFilter) -> NDArray[np.bool_]:
+    def _set_filters(
+        self,
+        positions: NDArray[np.int64],
+        kinds: Sequence[int] | NDArray[np.int64],
+        statuses: Sequence[int] | NDArray[np.int64],
+        starts: Sequence[float] | NDArray[np.float64],
+        ends: Sequence[float] | NDArray[np.float64],
+    ) -> None:
+        self._kind[positions] = kinds
+        self._status[positions] = statuses
+        self._start[positions] = starts
+        self._end[positions] = ends
+
+    def _mask(self, where: VectorFilter) -> NDArray[np.bool_] | None:
+        """Rows that pass ``where``; None when every row does."""
         n = self._n
-        mask = np.ones(n, dtype=bool)
-        if where.kinds:
-            mask &= np.isin(self._kind[:n], where.kinds)
-        if where.statuses:
-            mask &= np.isin(self._status[:n], where.statuses)
+        mask: NDArray[np.bool_] | None = None
+
+        def narrow(more: NDArray[np.bool_]) -> None:
+            nonlocal mask
+            mask = more if mask is None else mask & more
+
+        for column, allowed in ((self._kind, where.kinds), (self._status, where.statuses)):
+            if allowed:
+                codes = column[:n]
+                if len(allowed) == 1:
+                    narrow(codes == allowed[0])
+                else:
+                    narrow(np.isin(codes, allowed))
         if where.until is not None:
-            mask &= self._start[:n] < where.until
+            narrow(self._start[:n] < where.until)
         if where.since is not None:
-            mask &= self._end[:n] > where.since
+            narrow(self._end[:n] > where.since)
         return mask
-
-    def _sign_codes(self) -> NDArray[np.uint64] | NDArray[np.uint8]:
-        n = self._n
-        if self._codes is None or len(self._codes) < len(self._items):
-            width = (self.dim + 7) // 8
-            self._codes = np.zeros((len(self._items), width), np.uint8)
-            self._coded = 0
-            if width % 8 == 0:
-                self._codes = self._codes.view(np.uint64)
-        if self._coded < n:
-            bits = np.packbits(self._matrix[self._coded : n] > 0, axis=1)
-            target = self._codes.view(np.uint8)
-            target[self._coded : n] = bits
-            self._coded = n
-        return self._codes
 
     def search(self, query: F32, where: VectorFilter, limit: int) -> list[tuple[int, float]]:
         """(item seq, cosine) of the best ``limit`` rows that pass ``where``, best first."""
@@ -167,35 +188,43 @@ class VectorIndex:
             return []
         mask = self._mask(where)
         if n <= self.exact_limit:
-            candidates = np.flatnonzero(mask)
-            if len(candidates) == n:
-                scores = self._matrix[:n] @ query
+            candidates = np.arange(n) if mask is None else np.flatnonzero(mask)
+            if len(candidates) * 4 >= n:
+                # Scoring every row reads the matrix once; gathering most of it would copy it.
+                scores = (self._matrix[:n] @ query)[candidates]
             else:
                 scores = self._matrix[candidates] @ query
         else:
-            candidates, scores = self._prefiltered(query, mask, limit)
+            candidates = self._prefilter(query, mask, limit)
+            scores = self._matrix[candidates] @ query
         if len(candidates) == 0:
             return []
         k = min(limit, len(candidates))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        positions = candidates[top]
         return [
-            (int(self._items[p]), float(s)) for p, s in zip(positions, scores[top], strict=True)
+            (int(self._items[p]), float(s))
+            for p, s in zip(candidates[top], scores[top], strict=True)
         ]
 
-    def _prefiltered(
-        self, query: F32, mask: NDArray[np.bool_], limit: int
-    ) -> tuple[NDArray[np.intp], F32]:
+    def _prefilter(
+        self, query: F32, mask: NDArray[np.bool_] | None, limit: int
+    ) -> NDArray[np.intp]:
+        """Positions of the rows nearest by sign-bit Hamming distance (the rerank pool)."""
         n = self._n
-        codes = self._sign_codes()
-        qbits = np.packbits(query > 0)
-        qcode = qbits.view(codes.dtype) if codes.dtype == np.uint64 else qbits
-        distance = np.bitwise_count(codes[:n] ^ qcode).sum(axis=1, dtype=np.int32)
-        distance[~mask] = np.iinfo(np.int32).max
-        allowed = int(mask.sum())
+        qwords = _sign_words(query[None, :])[0]
+        distance = np.zeros(n, np.int16)
+        for w in range(self._words):
+            distance += np.bitwise_count(self._codes[w, :n] ^ qwords[w]).astype(np.int16)
+        allowed = n if mask is None else int(mask.sum())
+        if mask is not None:
+            distance[~mask] = _FAR
         pool = min(max(self.rerank, limit * 10), allowed)
-        if pool == 0:
-            return np.empty(0, np.intp), np.empty(0, np.float32)
-        candidates = np.argpartition(distance, pool - 1)[:pool]
-        return candidates, self._matrix[candidates] @ query
+        if pool <= 0:
+            return np.empty(0, np.intp)
+        # Distances are small integers: find the cut-off by counting, not by sorting.
+        counts = np.bincount(distance[distance != _FAR], minlength=self._words * 64 + 1)
+        cutoff = int(np.searchsorted(np.cumsum(counts), pool))
+        nearer = np.flatnonzero(distance < cutoff)
+        tied = np.flatnonzero(distance == cutoff)[: pool - len(nearer)]
+        return np.concatenate([nearer, tied])

@@ -10,18 +10,22 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
 __all__ = [
     "DEFAULT_AGENT",
+    "ROLES",
     "Config",
     "EmbeddingSettings",
+    "ModelSettings",
     "RecallSettings",
+    "RoleSettings",
+    "SleepSettings",
     "load_config",
     "resolve_agent",
     "resolve_home",
@@ -61,12 +65,104 @@ class RecallSettings(_Section):
     rerank: int = Field(1_000, ge=10, description="candidates rescored exactly past exact_limit")
 
 
+class ModelSettings(_Section):
+    """A model engine (``[models.NAME]``): embedded llama.cpp or an OpenAI-compatible server."""
+
+    engine: Literal["llama", "openai"] = "llama"
+    path: str | None = Field(None, description="llama: GGUF file; unset = bundled SmolLM2-135M")
+    n_ctx: int = Field(4096, ge=256, description="llama: context window in tokens")
+    threads: int = Field(0, ge=0, description="llama: CPU threads; 0 = all cores")
+    base_url: str | None = Field(None, description="openai: e.g. http://127.0.0.1:8000/v1")
+    model: str | None = Field(None, description="openai: the model name the server expects")
+    api_key_env: str | None = Field(None, description="openai: environment variable with the key")
+    structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
+    timeout: float = Field(120.0, gt=0, description="openai: seconds per request")
+    retries: int = Field(3, ge=0, description="openai: retries on 429, 5xx and lost connections")
+
+    @model_validator(mode="after")
+    def _engine_needs(self) -> ModelSettings:
+        if self.engine == "openai" and not (self.base_url and self.model):
+            raise ValueError("an openai engine needs base_url and model")
+        return self
+
+
+class RoleSettings(_Section):
+    """What a role (``[roles.NAME]``) runs on, and how hot."""
+
+    model: str = Field("default", min_length=1, description="a name under [models]")
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(512, ge=16, le=32_768)
+
+
+ROLES = ("foreground", "sub", "dreamer", "verifier", "reshaper")
+_ROLE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "foreground": {"temperature": 0.7, "max_tokens": 512},
+    "sub": {"temperature": 0.7, "max_tokens": 256},
+    "dreamer": {"temperature": 1.0, "max_tokens": 700},  # runs hot
+    "verifier": {"temperature": 0.0, "max_tokens": 200},  # runs cold
+    "reshaper": {"temperature": 0.3, "max_tokens": 320},
+}
+
+
+class SleepSettings(_Section):
+    """The sleep cycle."""
+
+    max_episodes: int = Field(300, ge=1, description="episodes one sleep consolidates")
+    cluster_size: int = Field(8, ge=1, le=64, description="episodes per topic cluster")
+    cluster_similarity: float = Field(0.35, ge=-1.0, le=1.0, description="joins a cluster")
+    related_memories: int = Field(6, ge=0, le=32, description="memories shown per cluster")
+    max_operations: int = Field(5, ge=1, le=20, description="operations dreamt per cluster")
+    reshape_rounds: int = Field(2, ge=0, le=10, description="rewrites before a rejection")
+    duplicate_similarity: float = Field(0.92, ge=0.0, le=1.0, description="cosine of a duplicate")
+    evidence_similarity: float = Field(
+        0.35, ge=-1.0, le=1.0, description="least cosine between a memory and its evidence"
+    )
+    persona_updates: int = Field(3, ge=0, le=20, description="persona changes proposed per sleep")
+    persona_drift: float = Field(
+        0.25, ge=0.0, le=1.0, description="share of persona lines one sleep may change"
+    )
+    reply_retries: int = Field(1, ge=0, le=5, description="asks again after an invalid reply")
+
+
 class Config(_Section):
     """Everything in ``config.toml``; every setting has a default."""
 
     user: str = Field("user", min_length=1, description="name recorded on manual changes")
     embedding: EmbeddingSettings = EmbeddingSettings()
     recall: RecallSettings = RecallSettings()
+    models: dict[str, ModelSettings] = Field(default_factory=lambda: {"default": ModelSettings()})
+    roles: dict[str, RoleSettings] = Field(
+        default_factory=lambda: {r: RoleSettings(**d) for r, d in _ROLE_DEFAULTS.items()}
+    )
+    sleep: SleepSettings = SleepSettings()
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _role_defaults(cls, value: Any) -> Any:
+        """A role named in the file keeps the defaults of the settings it leaves out."""
+        if not isinstance(value, dict):
+            return value
+        unknown = sorted(set(value) - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown role {unknown[0]!r}; roles are {', '.join(ROLES)}")
+        merged: dict[str, Any] = {}
+        for role, defaults in _ROLE_DEFAULTS.items():
+            given = value.get(role, {})
+            merged[role] = {**defaults, **given} if isinstance(given, dict) else given
+        return merged
+
+    @model_validator(mode="after")
+    def _roles_name_models(self) -> Config:
+        if "default" not in self.models and any(r.model == "default" for r in self.roles.values()):
+            self.models["default"] = ModelSettings()
+        for role, settings in self.roles.items():
+            if settings.model not in self.models:
+                known = ", ".join(sorted(self.models))
+                raise ValueError(
+                    f"roles.{role} names model {settings.model!r}, which is not under [models] "
+                    f"(known: {known})"
+                )
+        return self
 
 
 def resolve_home(home: Path | str | None = None) -> Path:
@@ -106,5 +202,6 @@ def load_config(home: Path) -> Config:
         if first["type"] == "extra_forbidden":
             message = f"unknown setting {where}; see docs/config.md for the settings"
         else:
-            message = f"{where}: {first['msg']}"
+            detail = first["msg"].removeprefix("Value error, ")
+            message = f"{where}: {detail}" if where else detail
         raise ConfigError(f"{path}: {message}") from None

@@ -9,7 +9,9 @@
     │   └── ConfigError     the config file is invalid
     └── RuntimeFailure      something outside the caller failed
         ├── StoreError      the database cannot be opened, migrated or written
-        └── EmbeddingError  the embedding model cannot be loaded or run
+        ├── EmbeddingError  the embedding model cannot be loaded or run
+        ├── ModelError      a chat model cannot be loaded, reached, or gave no usable reply
+        └── SleepError      a sleep failed (its journal says where and why)
 
 Messages name the problem and how to fix it, in one line. Errors are translated to
 exit codes and JSON only at the edges (CLI, HTTP, MCP); the library raises these.
@@ -25,8 +27,11 @@ __all__ = [
     "ConflictError",
     "EmbeddingError",
     "InputError",
+    "LockedError",
+    "ModelError",
     "NotFoundError",
     "RuntimeFailure",
+    "SleepError",
     "SleepcycleError",
     "StoreError",
     "UsageError",
@@ -77,6 +82,12 @@ class ConflictError(UsageError):
     kind = "conflict"
 
 
+class LockedError(ConflictError):
+    """Another process holds the agent's sleep lock."""
+
+    kind = "locked"
+
+
 class ConfigError(UsageError):
     """The configuration file or a setting is invalid."""
 
@@ -99,3 +110,15 @@ class EmbeddingError(RuntimeFailure):
     """The embedding model cannot be loaded or run."""
 
     kind = "embedding"
+
+
+class ModelError(RuntimeFailure):
+    """A chat model cannot be loaded or reached, or gave no usable reply."""
+
+    kind = "model"
+
+
+class SleepError(RuntimeFailure):
+    """A sleep failed; its journal says at which stage and why."""
+
+    kind = "sleep"

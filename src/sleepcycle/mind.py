@@ -29,11 +29,13 @@ from .errors import InputError
 from .ingest import Batch, EpisodeDraft, Format, IngestReport, ThoughtDraft, build, read_drafts
 from .ingest.messages import LineError, parse_message
 from .memfiles import FileFormat, ImportReport, export_memories, import_memories, read_memory_files
+from .models import Backend, Models
 from .recall import Mode, Recall, Scope, recall
 from .records import (
     Author,
     Episode,
     ItemType,
+    JournalEntry,
     Memory,
     MemoryChange,
     MemoryKind,
@@ -41,10 +43,12 @@ from .records import (
     MemoryVersion,
     PersonaVersion,
     Role,
+    Sleep,
     Thought,
     ThoughtKind,
     ThoughtStatus,
 )
+from .sleep import Diff, RollbackReport, SleepReport, diff, rollback, run_sleep, wake
 from .store import EpisodeFilter, MemoryFilter, Store
 from .times import now, parse_time_or_none
 
@@ -60,8 +64,12 @@ def open(
     *,
     embedder: Embedder | None = None,
     config: Config | None = None,
+    backends: Mapping[str, Backend] | None = None,
 ) -> Mind:
-    """Open (creating if needed) the store under ``home`` for ``agent``."""
+    """Open (creating if needed) the store under ``home`` for ``agent``.
+
+    ``backends`` puts a backend in place of a role's configured model (``{"dreamer": ...}``),
+    for example the library's fakes in tests."""
     root = resolve_home(home)
     settings = config or load_config(root)
     store = Store.open(
@@ -74,18 +82,28 @@ def open(
         threads=settings.embedding.threads,
         batch_size=settings.embedding.batch_size,
     )
-    return Mind(store, resolve_agent(agent), settings, root, model)
+    models = Models(settings, root, backends=backends)
+    return Mind(store, resolve_agent(agent), settings, root, model, models)
 
 
 class Mind:
-    """One agent's episodes, thoughts, memories and persona."""
+    """One agent's episodes, thoughts, memories, persona and sleeps."""
 
-    def __init__(self, store: Store, agent: str, config: Config, home: Path, embedder: Embedder):
+    def __init__(
+        self,
+        store: Store,
+        agent: str,
+        config: Config,
+        home: Path,
+        embedder: Embedder,
+        models: Models | None = None,
+    ):
         self.store = store
         self.agent = agent
         self.config = config
         self.home = home
         self.embedder = embedder
+        self.models = models or Models(config, home)
         self.author = Author.user(config.user)
         if store.setting("embedding_model") != embedder.model_id:
             with store.write() as tx:
@@ -99,11 +117,14 @@ class Mind:
         self.close()
 
     def close(self) -> None:
+        self.models.close()
         self.store.close()
 
     def for_agent(self, agent: str) -> Mind:
         """The same store and models, scoped to another agent."""
-        return Mind(self.store, resolve_agent(agent), self.config, self.home, self.embedder)
+        return Mind(
+            self.store, resolve_agent(agent), self.config, self.home, self.embedder, self.models
+        )
 
     # awake: episodes and thoughts ---------------------------------------------------------
 
@@ -540,6 +561,54 @@ class Mind:
                 author=author or self.author,
                 reason=reason,
             )
+
+    # sleep ---------------------------------------------------------------------------------
+
+    def sleep(
+        self,
+        *,
+        dry_run: bool = False,
+        fresh: bool = False,
+        trigger: str = "manual",
+        progress: Callable[[str, str], None] | None = None,
+    ) -> SleepReport:
+        """Sleep once: consolidate what happened since the last sleep (see ``sleep.pipeline``).
+
+        Resumes this agent's unfinished sleep, if any, unless ``fresh``. A dry run does all
+        but commit; its journal says what would change."""
+        return run_sleep(
+            self, self.models, dry_run=dry_run, fresh=fresh, trigger=trigger, progress=progress
+        )
+
+    def wake(self) -> str | None:
+        """Ask a running sleep (in any process) to stop at its next stage boundary."""
+        return wake(self)
+
+    def sleeps(self, *, limit: int | None = None) -> list[Sleep]:
+        """This agent's sleeps, newest first."""
+        return self.store.sleeps.find(self.agent, limit=limit)
+
+    def get_sleep(self, sleep_id: str | None = None) -> Sleep:
+        """A sleep by id or prefix; the latest when ``None``."""
+        if sleep_id is None:
+            latest = self.sleeps(limit=1)
+            if not latest:
+                raise InputError("this agent has not slept yet; run `sleepcycle sleep`")
+            return latest[0]
+        return self.store.sleeps.get(self.agent, self.store.sleeps.resolve(self.agent, sleep_id))
+
+    def journal(self, sleep_id: str | None = None) -> tuple[Sleep, list[JournalEntry]]:
+        """A sleep (the latest by default) and its dream journal."""
+        sleep = self.get_sleep(sleep_id)
+        return sleep, self.store.sleeps.journal(sleep.id)
+
+    def diff(self, sleep_id: str | None = None) -> Diff:
+        """What a sleep (the latest by default) added, changed, retracted and superseded."""
+        return diff(self, self.get_sleep(sleep_id).id)
+
+    def rollback(self, sleep_id: str, *, force: bool = False) -> RollbackReport:
+        """Undo a sleep: restore what it changed (as new versions), reopen its episodes."""
+        return rollback(self, sleep_id, force=force)
 
     # overview ------------------------------------------------------------------------------
 

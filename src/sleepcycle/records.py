@@ -21,6 +21,7 @@ __all__ = [
     "AuthorKind",
     "Episode",
     "ItemType",
+    "JournalEntry",
     "Memory",
     "MemoryChange",
     "MemoryKind",
@@ -28,8 +29,11 @@ __all__ = [
     "MemoryStatus",
     "MemoryVersion",
     "Op",
+    "Outcome",
     "PersonaVersion",
     "Role",
+    "Sleep",
+    "SleepStatus",
     "Thought",
     "ThoughtKind",
     "ThoughtStatus",
@@ -321,3 +325,50 @@ class PersonaVersion:
     created: datetime
     pinned: tuple[str, ...] = ()
     reason: str | None = None
+
+
+class SleepStatus(StrEnum):
+    """Where a sleep is: ``stopping`` is a wake request not yet acted on."""
+
+    RUNNING = "running"
+    STOPPING = "stopping"
+    INTERRUPTED = "interrupted"
+    DONE = "done"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    NOTHING_TO_DO = "nothing-to-do"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """One sleep of one agent."""
+
+    id: str
+    agent: str
+    status: SleepStatus
+    started: datetime
+    trigger: str = "manual"
+    dry_run: bool = False
+    outcome: Outcome | None = None
+    ended: datetime | None = None
+    stats: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One line of the dream journal: what a stage considered, proposed, kept or rejected."""
+
+    sleep_id: str
+    stage: str
+    kind: str
+    text: str
+    created: datetime
+    refs: Mapping[str, Any] = field(default_factory=dict)
+    seq: int = 0

@@ -148,6 +148,24 @@ class EpisodeRepo:
             args.append(limit)
         return [_episode(row) for row in self.conn.execute(sql, (agent, *args))]
 
+    def consolidated_by(self, agent: str, sleep_id: str) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT id FROM episodes WHERE agent = ? AND consolidated_in = ? ORDER BY seq",
+            (agent, sleep_id),
+        )
+        return [row[0] for row in rows]
+
+    def seqs(self, ids: Sequence[str]) -> dict[str, int]:
+        """The insertion sequence number of each episode id (for watermarks)."""
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT id, seq FROM episodes WHERE id IN ({placeholders(chunk)})", chunk
+            )
+            found.update((row[0], row[1]) for row in rows)
+        return found
+
     def count(self, agent: str, *, unconsolidated: bool = False) -> int:
         sql = "SELECT COUNT(*) FROM episodes WHERE agent = ?"
         if unconsolidated:

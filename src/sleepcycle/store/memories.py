@@ -325,6 +325,14 @@ class MemoryRepo:
         )
         return [_version(row) for row in rows]
 
+    def versions_by_sleep(self, agent: str, sleep_id: str) -> list[MemoryVersion]:
+        """Every version a sleep wrote, in the order it wrote them."""
+        rows = self.conn.execute(
+            "SELECT * FROM memory_versions WHERE agent = ? AND sleep_id = ? ORDER BY seq",
+            (agent, sleep_id),
+        )
+        return [_version(row) for row in rows]
+
     def linked_from(self, agent: str, memory_id: str) -> list[tuple[str, str]]:
         """(memory id, relation) of the memories that link to ``memory_id``."""
         rows = self.conn.execute(

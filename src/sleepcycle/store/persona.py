@@ -68,6 +68,13 @@ class PersonaRepo:
         ).fetchone()
         return None if row is None else _persona(row)
 
+    def by_sleep(self, agent: str, sleep_id: str) -> list[PersonaVersion]:
+        rows = self.conn.execute(
+            "SELECT * FROM persona_versions WHERE agent = ? AND sleep_id = ? ORDER BY version",
+            (agent, sleep_id),
+        )
+        return [_persona(row) for row in rows]
+
     def versions(self, agent: str) -> list[PersonaVersion]:
         rows = self.conn.execute(
             "SELECT * FROM persona_versions WHERE agent = ? ORDER BY version", (agent,)

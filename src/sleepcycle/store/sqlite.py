@@ -35,6 +35,7 @@ from .memories import MemoryRepo
 from .migrations import apply_migrations
 from .persona import PersonaRepo
 from .search import search_episodes, search_memories
+from .sleeps import SleepRepo
 from .thoughts import ThoughtRepo
 from .vectors import VectorFilter, VectorIndex
 
@@ -55,6 +56,7 @@ class Tx:
         self.memories = MemoryRepo(conn)
         self.persona = PersonaRepo(conn)
         self.embeddings = EmbeddingRepo(conn)
+        self.sleeps = SleepRepo(conn)
 
     def set_setting(self, key: str, value: str) -> None:
         self.conn.execute(
@@ -233,6 +235,10 @@ class Store:
     @property
     def embeddings(self) -> EmbeddingRepo:
         return EmbeddingRepo(self._reader())
+
+    @property
+    def sleeps(self) -> SleepRepo:
+        return SleepRepo(self._reader())
 
     def setting(self, key: str) -> str | None:
         row = self._reader().execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()

@@ -76,6 +76,22 @@ class ThoughtRepo:
         if not cursor.rowcount:
             raise NotFoundError(f"no thought {thought_id} for agent {agent!r}")
 
+    def changed_by(self, agent: str, sleep_id: str) -> list[Thought]:
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM thoughts WHERE agent = ? AND resolved_in = ? ORDER BY seq",
+            (agent, sleep_id),
+        )
+        return [_thought(row) for row in rows]
+
+    def created_by(self, agent: str, sleep_id: str) -> list[Thought]:
+        """Thoughts a sleep created (questions it parked)."""
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM thoughts WHERE agent = ? "
+            "AND json_extract(meta, '$.created_by_sleep') = ? ORDER BY seq",
+            (agent, sleep_id),
+        )
+        return [_thought(row) for row in rows]
+
     def get(self, agent: str, thought_id: str) -> Thought:
         row = self.conn.execute(
             f"SELECT {_COLUMNS} FROM thoughts WHERE agent = ? AND id = ?", (agent, thought_id)

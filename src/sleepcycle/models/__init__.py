@@ -1,0 +1,25 @@
+"""Chat models: the backend interface, embedded llama.cpp, OpenAI-compatible HTTP, and fakes."""
+
+from .base import Backend, ChatReply, ChatRequest, Message, request_hash
+from .fake import FunctionModel, ScriptedModel
+from .llama import LlamaBackend, bundled_model_path
+from .openai import OpenAIBackend
+from .roles import Models, ReplyError, RoleModel, build_backend, parse_reply
+
+__all__ = [
+    "Backend",
+    "ChatReply",
+    "ChatRequest",
+    "FunctionModel",
+    "LlamaBackend",
+    "Message",
+    "Models",
+    "OpenAIBackend",
+    "ReplyError",
+    "RoleModel",
+    "ScriptedModel",
+    "build_backend",
+    "bundled_model_path",
+    "parse_reply",
+    "request_hash",
+]

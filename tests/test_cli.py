@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from sleepcycle.cli import cli
-from sleepcycle.config import Config
+from sleepcycle.config import ROLES, Config, ModelSettings, RoleSettings
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -69,7 +69,15 @@ def test_every_command_and_option_is_documented(
 def test_every_setting_is_documented() -> None:
     text = (DOCS / "config.md").read_text()
     for section, value in Config().model_dump().items():
-        names = [f"{section}.{key}" for key in value] if isinstance(value, dict) else [section]
+        if section == "models":
+            names = [f"models.NAME.{key}" for key in ModelSettings.model_fields]
+        elif section == "roles":
+            names = [f"roles.ROLE.{key}" for key in RoleSettings.model_fields]
+            names += [f"roles.{role}" for role in ROLES]
+        elif isinstance(value, dict):
+            names = [f"{section}.{key}" for key in value]
+        else:
+            names = [section]
         for name in names:
             assert f"`{name}`" in text, name
 
@@ -207,17 +215,31 @@ def test_bad_line_in_a_real_process(tmp_path: Path) -> None:
     assert json.loads(listing.stdout) == []
 
 
-def test_demo_runs_on_a_fresh_home(tmp_path: Path) -> None:
-    env = {**os.environ, "SLEEPCYCLE_HOME": str(tmp_path / "home"), "COLUMNS": "120"}
+def test_demo_sleeps_on_a_fresh_home(tmp_path: Path) -> None:
+    """The Quickstart's job: ingest the sample, a real sleep with the bundled model, recall."""
+    home = tmp_path / "home"
+    home.mkdir()
+    # Fewer, smaller dreams than the defaults, to keep the test short; still the real model.
+    (home / "config.toml").write_text(
+        "[sleep]\ncluster_size = 16\nmax_operations = 2\nreshape_rounds = 0\n"
+    )
+    env = {**os.environ, "SLEEPCYCLE_HOME": str(home), "COLUMNS": "120"}
     script = Path(sys.executable).parent / "sleepcycle"
-    for _ in range(2):  # a second run starts over in its own directory
-        result = subprocess.run(
-            [str(script), "demo"], env=env, capture_output=True, text=True, check=True
-        )
-        assert "1. ingest 31 episodes and 3 thoughts from 4 days of chat" in result.stdout
-        assert "recall: Where does Maya live?" in result.stdout
-        assert "Alfama" in result.stdout
-    assert (tmp_path / "home" / "demo" / "sleepcycle.db").exists()
+    result = subprocess.run(
+        [str(script), "demo"], env=env, capture_output=True, text=True, check=True
+    )
+    out = result.stdout
+    assert "1. awake recorded 31 episodes and 3 thoughts from 4 days of chat" in out
+    assert re.search(r"sleep slp_\w+ \(maya\): done", out), out
+    assert "diff of sleep" in out and "31 episodes consolidated" in out
+    assert "recall: Where does Maya live?" in out and "Alfama" in out
+    demo = home / "demo"
+    assert (demo / "sleepcycle.db").exists() and (demo / "config.toml").exists()
+    again = subprocess.run(
+        [str(script), "--home", str(demo), "--agent", "maya", "sleep", "--json"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(again.stdout)["outcome"] == "nothing-to-do"
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "precious.txt").write_text("keep me")
     refused = subprocess.run(

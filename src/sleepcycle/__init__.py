@@ -7,7 +7,14 @@ with sleepcycle.open(agent="maya") as mind:
     print(mind.recall("where does Maya live?").hits[0].text)
 """
 
-from .config import Config, EmbeddingSettings, RecallSettings
+from .config import (
+    Config,
+    EmbeddingSettings,
+    ModelSettings,
+    RecallSettings,
+    RoleSettings,
+    SleepSettings,
+)
 from .embed import Embedder, HashingEmbedder, MiniLMEmbedder
 from .errors import (
     AmbiguousIdError,
@@ -15,15 +22,28 @@ from .errors import (
     ConflictError,
     EmbeddingError,
     InputError,
+    LockedError,
+    ModelError,
     NotFoundError,
     RuntimeFailure,
     SleepcycleError,
+    SleepError,
     StoreError,
     UsageError,
 )
 from .ingest import Format, IngestReport
 from .memfiles import FileFormat, ImportReport
 from .mind import Mind, open
+from .models import (
+    Backend,
+    ChatReply,
+    ChatRequest,
+    FunctionModel,
+    LlamaBackend,
+    Models,
+    OpenAIBackend,
+    ScriptedModel,
+)
 from .recall import Hit, Mode, Recall, Scope
 from .records import (
     Association,
@@ -31,6 +51,7 @@ from .records import (
     AuthorKind,
     Episode,
     ItemType,
+    JournalEntry,
     Memory,
     MemoryChange,
     MemoryKind,
@@ -38,12 +59,16 @@ from .records import (
     MemoryStatus,
     MemoryVersion,
     Op,
+    Outcome,
     PersonaVersion,
     Role,
+    Sleep,
+    SleepStatus,
     Thought,
     ThoughtKind,
     ThoughtStatus,
 )
+from .sleep import Diff, RollbackReport, SleepReport
 
 __version__ = "0.1.0"
 
@@ -52,21 +77,29 @@ __all__ = [
     "Association",
     "Author",
     "AuthorKind",
+    "Backend",
+    "ChatReply",
+    "ChatRequest",
     "Config",
     "ConfigError",
     "ConflictError",
+    "Diff",
     "Embedder",
     "EmbeddingError",
     "EmbeddingSettings",
     "Episode",
     "FileFormat",
     "Format",
+    "FunctionModel",
     "HashingEmbedder",
     "Hit",
     "ImportReport",
     "IngestReport",
     "InputError",
     "ItemType",
+    "JournalEntry",
+    "LlamaBackend",
+    "LockedError",
     "Memory",
     "MemoryChange",
     "MemoryKind",
@@ -76,14 +109,27 @@ __all__ = [
     "Mind",
     "MiniLMEmbedder",
     "Mode",
+    "ModelError",
+    "ModelSettings",
+    "Models",
     "NotFoundError",
     "Op",
+    "OpenAIBackend",
+    "Outcome",
     "PersonaVersion",
     "Recall",
     "RecallSettings",
     "Role",
+    "RoleSettings",
+    "RollbackReport",
     "RuntimeFailure",
     "Scope",
+    "ScriptedModel",
+    "Sleep",
+    "SleepError",
+    "SleepReport",
+    "SleepSettings",
+    "SleepStatus",
     "SleepcycleError",
     "StoreError",
     "Thought",

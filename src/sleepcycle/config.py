@@ -112,10 +112,10 @@ class SleepSettings(_Section):
     cluster_similarity: float = Field(0.35, ge=-1.0, le=1.0, description="joins a cluster")
     related_memories: int = Field(6, ge=0, le=32, description="memories shown per cluster")
     max_operations: int = Field(5, ge=1, le=20, description="operations dreamt per cluster")
-    reshape_rounds: int = Field(2, ge=0, le=10, description="rewrites before a rejection")
+    reshape_rounds: int = Field(1, ge=0, le=10, description="rewrites before a rejection")
     duplicate_similarity: float = Field(0.92, ge=0.0, le=1.0, description="cosine of a duplicate")
     evidence_similarity: float = Field(
-        0.35, ge=-1.0, le=1.0, description="least cosine between a memory and its evidence"
+        0.5, ge=-1.0, le=1.0, description="least cosine between a memory and its evidence"
     )
     persona_updates: int = Field(3, ge=0, le=20, description="persona changes proposed per sleep")
     persona_drift: float = Field(

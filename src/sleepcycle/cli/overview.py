@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from ..config import CONFIG_FILE, load_config, resolve_home
 from ..errors import UsageError
 from ..mind import open as open_mind
 from ..samples import DEMO_QUERIES, sample_path
+from ..sleep.journal import summary_lines
 from .context import State, pass_state
 from .output import console, print_json
 from .recall import recall_table
+from .sleep import print_diff
 
 DEMO_MARKER = ".sleepcycle-demo"
 
@@ -84,7 +88,7 @@ def config_path(state: State, as_json: bool) -> None:
 )
 @pass_state
 def demo(state: State, demo_dir: str | None) -> None:
-    """Ingest the bundled sample chat into a demo store and recall from it."""
+    """Ingest the bundled sample chat, sleep on it with the embedded model, and recall."""
     target = Path(demo_dir) if demo_dir else resolve_home(state.home) / "demo"
     if target.exists():
         if not (target / DEMO_MARKER).exists():
@@ -94,25 +98,41 @@ def demo(state: State, demo_dir: str | None) -> None:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     (target / DEMO_MARKER).write_text("created by `sleepcycle demo`; safe to delete\n")
+    config = resolve_home(state.home) / CONFIG_FILE
+    if config.exists():  # the demo runs on the models you configured
+        shutil.copy(config, target / CONFIG_FILE)
     sample = sample_path()
     console.rule("sleepcycle demo")
     console.print(f"store: {target}\nsample: {sample}\n")
     with open_mind(target, "maya") as mind:
         report = mind.ingest(sample)
         console.print(
-            f"[bold]1. ingest[/] {report.episodes_added} episodes and "
+            f"[bold]1. awake[/] recorded {report.episodes_added} episodes and "
             f"{report.thoughts_added} thoughts from {len(report.sessions)} days of chat"
         )
         embedded = mind.embed_pending()
-        console.print(f"[bold]2. embed[/] {embedded} episodes with {mind.embedder.model_id}")
-        console.print("[bold]3. recall[/] hybrid BM25 + vectors over episodes and memories\n")
+        console.print(f"   embedded {embedded} episodes with {mind.embedder.model_id}")
+        console.print(
+            "[bold]2. sleep[/] (the bundled model is tiny: expect most proposals rejected)"
+        )
+        started = time.perf_counter()
+
+        def progress(stage: str, event: str) -> None:
+            if event != "start":
+                console.print(f"   [dim]{time.perf_counter() - started:6.1f}s[/] {stage} {event}")
+
+        slept = mind.sleep(progress=progress)
+        for line in summary_lines(slept.sleep):
+            console.print("   " + escape(line))
+        print_diff(mind.diff(slept.sleep.id))
+        console.print("[bold]3. recall[/] hybrid BM25 + vectors over memories and episodes\n")
         for query in DEMO_QUERIES:
-            result = mind.recall(query, k=3, scope="both")
-            console.print(recall_table(result))
+            console.print(recall_table(mind.recall(query, k=3, scope="both")))
     console.print(
         "\nExplore it yourself:\n"
+        f"  sleepcycle --home {target} --agent maya journal\n"
         f"  sleepcycle --home {target} --agent maya recall 'Pixel' --in both\n"
-        f"  sleepcycle --home {target} --agent maya episode list"
+        f"  sleepcycle --home {target} --agent maya sleep    # nothing new: nothing to do"
     )
 
 

@@ -3,7 +3,8 @@
 The day's unconsolidated episodes (oldest first, up to ``sleep.max_episodes``; the rest wait
 for the next sleep), open thoughts, memories not yet dreamt upon (added during the day by a
 person or the agent), active memories related to the day's conversations (by recall), and what
-recent sleeps rejected, so the dreamer is not led to propose it again.
+recent sleeps rejected, so the dreamer is not led to propose it again. Questions an earlier
+sleep parked are taken up again only when something new arrives.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ class GatherOutput(BaseModel):
     related: list[str] = []
     rejections: list[str] = []
     watermark: tuple[int, int] = (0, 0)
+    new_thoughts: int = 0
 
     @property
     def empty(self) -> bool:
-        return not (self.episodes or self.thoughts or self.shallow)
+        """Nothing new: questions an earlier sleep parked wait for new episodes."""
+        return not (self.episodes or self.new_thoughts or self.shallow)
 
 
 def _related(ctx: SleepContext, texts: list[str], exclude: set[str]) -> list[str]:
@@ -64,6 +67,7 @@ def run(ctx: SleepContext) -> GatherOutput:
         related=related,
         rejections=store.sleeps.rejections(agent, limit=20),
         watermark=watermark,
+        new_thoughts=sum(1 for t in thoughts if "created_by_sleep" not in t.meta),
     )
     pending = store.episodes.count(agent, unconsolidated=True) - len(episodes)
     ctx.note(

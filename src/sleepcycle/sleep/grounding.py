@@ -20,31 +20,11 @@ _NAME = re.compile(r"\b[^\W\d_][\w'’\-]*", re.UNICODE)
 _NUMBER = re.compile(r"\d+(?:[.:,]\d+)*")
 # Capitalised words that carry no claim of their own.
 _GENERIC = frozenset(
-    [
-        "user",
-        "assistant",
-        "they",
-        "them",
-        "their",
-        "she",
-        "her",
-        "he",
-        "his",
-        "it",
-        "its",
-        "i",
-        "we",
-        "you",
-        "yes",
-        "no",
-        "also",
-        "today",
-        "yesterday",
-        "tomorrow",
-        "now",
-        "then",
-        "later",
-    ]
+    """user assistant they them their she her he his it its i we you yes no also today
+    yesterday tomorrow now then later ask remind check consider follow find suggest tell try
+    offer recommend keep remember note avoid use prefer plan learn maybe perhaps usually
+    often sometimes always never every each most many some several one two both either
+    neither""".split()  # noqa: SIM905 - a word list reads best as text
 )
 _SUFFIXES = ("'s", "’s", "ing", "ed", "es", "s")
 

@@ -154,8 +154,9 @@ class _Runner:
         }
 
 
-def _start(mind: Mind, dry_run: bool, trigger: str, fresh: bool) -> Sleep:
-    """The sleep to run: the agent's unfinished one (resumed) or a new one."""
+def _start(mind: Mind, new_id: str, dry_run: bool, trigger: str, fresh: bool) -> Sleep:
+    """The sleep to run: the agent's unfinished one (resumed) or a new one. Call it holding the
+    agent's lock, so no live sleep is resumed or abandoned from under its process."""
     store = mind.store
     unfinished = store.sleeps.unfinished(mind.agent)
     if unfinished is not None and (fresh or unfinished.dry_run != dry_run):
@@ -167,7 +168,7 @@ def _start(mind: Mind, dry_run: bool, trigger: str, fresh: bool) -> Sleep:
     if unfinished is not None:
         return unfinished
     sleep = Sleep(
-        id=random_id("slp"),
+        id=new_id,
         agent=mind.agent,
         status=SleepStatus.RUNNING,
         started=now(),
@@ -192,9 +193,13 @@ def run_sleep(
 ) -> SleepReport:
     """Sleep once for ``mind``'s agent; resumes an unfinished sleep unless ``fresh``."""
     store = mind.store
-    sleep = _start(mind, dry_run, trigger, fresh)
-    lock.acquire(store, mind.agent, sleep.id)
+    holder = random_id("slp")
+    lock.acquire(store, mind.agent, holder)
     try:
+        sleep = _start(mind, holder, dry_run, trigger, fresh)
+        if sleep.id != holder:  # resuming: the lock names the sleep that holds it
+            lock.acquire(store, mind.agent, sleep.id)
+            holder = sleep.id
         with store.write() as tx:
             tx.sleeps.set_status(sleep.id, SleepStatus.RUNNING)
         ctx = SleepContext(mind, models, sleep.id, dry_run, stop_flag or threading.Event())
@@ -215,7 +220,7 @@ def run_sleep(
             if outcome is not None:
                 _end(ctx, runner, SleepStatus.DONE, outcome, None)
     finally:
-        lock.release(store, mind.agent, sleep.id)
+        lock.release(store, mind.agent, holder)
     final = store.sleeps.get(mind.agent, sleep.id)
     return SleepReport(final, dict(final.stats))
 

@@ -1,0 +1,215 @@
+"""Interrupt safety: kill -9 mid-stage, wake requests, SIGTERM, and the per-agent lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from sleepcycle import LockedError, MemoryStatus, MiniLMEmbedder
+from sleepcycle.records import Outcome, SleepStatus
+from sleepkit import Intent, dreamer, night, open_mind, verifier
+
+TESTS = Path(__file__).parent
+
+FACTS = [
+    Intent("add", "Maya has a grey cat called Pixel.", sources=["Pixel, my grey cat"]),
+    Intent("add", "Maya lives in Alfama, Lisbon.", sources=["I live in Alfama"]),
+    Intent("add", "Maya drinks green tea in the mornings.", sources=["green tea"]),
+    Intent("add", "Maya got the job at Atlas Maps.", sources=["GOT THE JOB"]),
+]
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    from sleepcycle import MiniLMEmbedder
+    from sleepkit import dreamer, open_mind, verifier
+    from test_durability import FACTS
+
+    home = Path(sys.argv[1])
+    marker = home / "verifier-calls"
+
+    def judge(text):
+        n = int(marker.read_text()) if marker.exists() else 0
+        marker.write_text(str(n + 1))
+        time.sleep({pause} if n + 1 >= {hang_at} else 0.05)
+        return 1
+
+    mind = open_mind(home, MiniLMEmbedder(home / "cache"), dreamer=dreamer(*FACTS),
+                     verifier=verifier(judge))
+    report = mind.sleep()
+    print(report.outcome.value, flush=True)
+    """
+)
+
+
+def start_sleep(home: Path, *, hang_at: int, pause: float) -> subprocess.Popen[str]:
+    script = home / "sleeper.py"
+    script.write_text(SCRIPT.format(tests=str(TESTS), hang_at=hang_at, pause=pause))
+    return subprocess.Popen(
+        [sys.executable, str(script), str(home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(TESTS)},
+    )
+
+
+def wait_for_calls(home: Path, n: int, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    marker = home / "verifier-calls"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if marker.exists() and marker.read_text() and int(marker.read_text()) >= n:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the sleep ended early: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError("the sleep never got that far")
+
+
+def call_keys(home: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(home / "sleepcycle.db")
+    try:
+        return conn.execute(
+            "SELECT role, call_key FROM model_calls WHERE error IS NULL ORDER BY seq"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def test_kill_9_mid_stage_then_resume(home: Path, embedder: MiniLMEmbedder) -> None:
+    setup = open_mind(home, embedder)
+    night(setup)
+    setup.close()
+    proc = start_sleep(home, hang_at=3, pause=60)
+    wait_for_calls(home, 3, proc)  # two verdicts recorded, the third call in flight
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = call_keys(home)
+    assert [role for role, _ in before] == ["dreamer", "verifier", "verifier"]
+
+    resumed_dreamer, resumed_verifier = dreamer(*FACTS), verifier()
+    mind = open_mind(home, embedder, dreamer=resumed_dreamer, verifier=resumed_verifier)
+    assert mind.store.sleeps.unfinished(mind.agent) is not None
+    assert mind.memories() == []  # nothing was committed before the kill
+    report = mind.sleep()
+    assert report.outcome is Outcome.DONE, report.sleep.error
+    assert resumed_dreamer.requests == []  # the dream stage was checkpointed
+    assert len(resumed_verifier.requests) == 2  # only the two verdicts never recorded
+    after = call_keys(home)
+    assert len(after) == len(set(after)) == 6  # dreamer, 4 verdicts, persona: none twice
+    assert after[:3] == before
+    texts = sorted(m.text for m in mind.memories())
+    assert texts == sorted(i.text for i in FACTS)  # no duplicates
+    assert mind.episodes(unconsolidated=True) == []
+    (only,) = mind.sleeps()
+    assert only.id == report.sleep.id and only.status is SleepStatus.DONE
+    assert mind.sleep().outcome is Outcome.NOTHING_TO_DO
+    mind.close()
+
+
+def test_kill_during_commit_leaves_memory_consistent(home: Path, embedder: MiniLMEmbedder) -> None:
+    """A crash inside the commit transaction rolls it back whole; the rerun commits once."""
+    mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=verifier())
+    night(mind)
+    from sleepcycle.sleep import commit as commit_stage
+
+    original = commit_stage._Night.apply
+    calls = {"n": 0}
+
+    def crash_after_two(self: commit_stage._Night, p: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("simulated crash inside the transaction")
+        original(self, p)  # type: ignore[arg-type]
+
+    commit_stage._Night.apply = crash_after_two  # type: ignore[method-assign]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            mind.sleep()
+    finally:
+        commit_stage._Night.apply = original  # type: ignore[method-assign]
+    assert mind.memories() == []
+    assert len(mind.episodes(unconsolidated=True)) == 7
+    report = mind.sleep()
+    assert report.outcome is Outcome.DONE
+    assert len(mind.memories()) == 4
+    mind.close()
+
+
+def test_wake_stops_at_a_safe_point_and_the_next_sleep_resumes(
+    home: Path, embedder: MiniLMEmbedder
+) -> None:
+    holder: dict[str, object] = {}
+
+    def judge(text: str) -> int:
+        if "woke" not in holder:
+            holder["woke"] = holder["mind"].wake()  # type: ignore[attr-defined]
+        return 1
+
+    first_verifier = verifier(judge)
+    mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=first_verifier)
+    holder["mind"] = mind
+    night(mind)
+    report = mind.sleep()
+    assert holder["woke"] == report.sleep.id
+    assert report.outcome is Outcome.INTERRUPTED
+    assert report.sleep.status is SleepStatus.INTERRUPTED
+    assert len(first_verifier.requests) == 1
+    assert mind.memories() == [] and len(mind.episodes(unconsolidated=True)) == 7
+    _, entries = mind.journal()
+    assert "sleep again to resume" in entries[-1].text
+    mind.close()
+
+    second_verifier = verifier()
+    mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=second_verifier)
+    resumed = mind.sleep()
+    assert resumed.sleep.id == report.sleep.id and resumed.outcome is Outcome.DONE
+    assert len(second_verifier.requests) == 3  # the first verdict was replayed
+    assert len(mind.memories()) == 4
+    mind.close()
+
+
+def test_sigterm_stops_the_sleep_process(home: Path, embedder: MiniLMEmbedder) -> None:
+    setup = open_mind(home, embedder)
+    night(setup)
+    setup.close()
+    proc = start_sleep(home, hang_at=1, pause=2)
+    wait_for_calls(home, 1, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.strip() == "interrupted"
+    mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=verifier())
+    assert all(m.status is MemoryStatus.ACTIVE for m in mind.memories())
+    assert mind.memories() == []
+    assert mind.sleep().outcome is Outcome.DONE
+    mind.close()
+
+
+def test_one_sleep_per_agent(home: Path, embedder: MiniLMEmbedder) -> None:
+    mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=verifier())
+    night(mind)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with mind.store.write() as tx:
+            tx.ensure_agent(mind.agent)
+            tx.sleeps.take_lock(mind.agent, "slp_other", other.pid, socket.gethostname())
+        with pytest.raises(LockedError, match="already asleep"):
+            mind.sleep()
+    finally:
+        other.kill()
+        other.wait()
+    # The holder is gone now: its lock is stale and the next sleep takes it over.
+    assert mind.sleep().outcome is Outcome.DONE
+    mind.close()

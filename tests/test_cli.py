@@ -258,3 +258,72 @@ def test_user_text_is_printed_literally() -> None:
     assert text in run("memory", "add", text)
     assert text in run("memory", "list")
     assert text in run("recall", "bold red")
+
+
+def test_sleep_commands_end_to_end(tmp_path: Path) -> None:
+    """sleep, sleeps, journal, diff, rollback, wake and models through the CLI, on the real
+    bundled model with a small night."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text("[sleep]\nmax_operations = 2\nreshape_rounds = 0\n")
+    env = {"SLEEPCYCLE_HOME": str(home), "COLUMNS": "200"}
+
+    def cli_run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(cli, ["--agent", "maya", *args], env=env)
+        assert result.exit_code == code, (result.output, result.exception)
+        return result.output
+
+    nightly = tmp_path / "night.jsonl"
+    nightly.write_text(
+        "\n".join(
+            json.dumps(m)
+            for m in [
+                {
+                    "role": "user",
+                    "name": "Maya",
+                    "content": "I moved to Lisbon. I live in Alfama now.",
+                },
+                {"role": "assistant", "content": "Welcome to Lisbon!"},
+                {"role": "user", "name": "Maya", "content": "My grey cat Pixel loves the window."},
+            ]
+        )
+    )
+    cli_run("ingest", str(nightly))
+    summary = json.loads(cli_run("sleep", "--json"))
+    assert summary["outcome"] == "done" and summary["sleep"].startswith("slp_")
+    sleep_id = summary["sleep"]
+    assert summary["tokens"]["dreamer"]["calls"] >= 1
+    assert set(summary["stage_ms"]) == {"gather", "crunch", "dream", "verify", "persona", "commit"}
+
+    listed = json.loads(cli_run("sleeps", "--json"))
+    assert [s["id"] for s in listed] == [sleep_id]
+    journal_md = cli_run("journal", sleep_id[:8], "--markdown")
+    assert journal_md.startswith(f"# Dream journal: sleep {sleep_id}")
+    assert "## dream" in journal_md and "## commit" in journal_md
+    journal_json = json.loads(cli_run("journal", "--json"))
+    assert journal_json["sleep"] == sleep_id and journal_json["entries"]
+    assert "summary" in cli_run("journal")
+    diff_json = json.loads(cli_run("diff", "--json"))
+    assert diff_json["sleep"] == sleep_id and diff_json["episodes_consolidated"] == 3
+    assert f"diff of sleep {sleep_id}" in cli_run("diff")
+
+    again = json.loads(cli_run("sleep", "--json"))
+    assert again["outcome"] == "nothing-to-do"
+    rolled = json.loads(cli_run("rollback", sleep_id, "--yes", "--json"))
+    assert rolled["sleep"] == sleep_id and rolled["episodes_returned"] == 3
+    assert "already rolled back" in cli_run("rollback", sleep_id, "--yes", code=2)
+    status = json.loads(cli_run("status", "--json"))
+    assert status["unconsolidated"] == 3
+    assert "no sleep is running" in cli_run("wake")
+
+    mapping = json.loads(cli_run("models", "--no-check", "--json"))
+    assert {row["role"] for row in mapping} == {
+        "foreground",
+        "sub",
+        "dreamer",
+        "verifier",
+        "reshaper",
+    }
+    checked = json.loads(cli_run("models", "--json"))
+    assert all(row["answers"] for row in checked)
+    assert "SmolLM2-135M (bundled)" in cli_run("models", "--no-check")

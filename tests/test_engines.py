@@ -1,0 +1,140 @@
+"""Real engines: the embedded llama.cpp backend, and llama-cpp-python's OpenAI-compatible server
+started on 127.0.0.1 with the bundled model (the ``server`` extra)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import sleepcycle
+from sleepcycle import ChatRequest, Config, LlamaBackend, MiniLMEmbedder, ModelError, OpenAIBackend
+from sleepcycle.models import bundled_model_path
+from sleepcycle.records import Outcome
+from sleepkit import night
+
+pytestmark = pytest.mark.slow
+
+POEM = {
+    "type": "object",
+    "properties": {"poem": {"type": "string", "maxLength": 200}},
+    "required": ["poem"],
+    "additionalProperties": False,
+}
+ASK = [
+    {"role": "user", "content": "Write a poem of three short lines about the sea, one per line."}
+]
+
+
+def test_embedded_model_replies_in_valid_json() -> None:
+    backend = LlamaBackend()
+    try:
+        for seed in range(3):
+            reply = backend.complete(ChatRequest(ASK, schema=POEM, temperature=1.0, seed=seed))
+            data = json.loads(reply.text)  # raw newlines in a string would make this fail
+            assert set(data) == {"poem"} and len(data["poem"]) <= 200
+            assert reply.tokens_in > 0 and reply.tokens_out > 0 and reply.ms > 0
+    finally:
+        backend.close()
+    assert not backend.loaded
+
+
+def test_a_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no GGUF model at"):
+        LlamaBackend(tmp_path / "nope.gguf").complete(ChatRequest(ASK))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's server on 127.0.0.1, serving the bundled GGUF."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()),
+                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
+                "--model_alias", "smollm2",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_server_json_object_form_gives_valid_json(server: str) -> None:
+    backend = OpenAIBackend(server, "smollm2", structured_output="json_object", retries=0)
+    try:
+        reply = backend.complete(ChatRequest(ASK, schema=POEM, temperature=0.7, max_tokens=120))
+        assert set(json.loads(reply.text)) == {"poem"}
+        assert reply.tokens_in > 0 and reply.tokens_out > 0
+    finally:
+        backend.close()
+
+
+def test_server_refuses_the_nested_json_schema_form(server: str) -> None:
+    """llama-cpp-python's server answers 500 to response_format json_schema, which is why the
+    form is a per-model setting; the error says what the server said."""
+    backend = OpenAIBackend(server, "smollm2", structured_output="json_schema", retries=0)
+    try:
+        with pytest.raises(ModelError, match="answered 500"):
+            backend.complete(ChatRequest(ASK, schema=POEM, max_tokens=60))
+    finally:
+        backend.close()
+
+
+def test_a_full_sleep_through_the_server(server: str, home: Path, embedder: MiniLMEmbedder) -> None:
+    config = Config.model_validate(
+        {
+            "models": {
+                "served": {
+                    "engine": "openai",
+                    "base_url": server,
+                    "model": "smollm2",
+                    "structured_output": "json_object",
+                    "retries": 1,
+                }
+            },
+            "roles": {
+                role: {"model": "served"}
+                for role in ("foreground", "dreamer", "verifier", "reshaper")
+            },
+            "sleep": {"reshape_rounds": 0, "max_operations": 2, "cluster_size": 16},
+        }
+    )
+    with sleepcycle.open(home, "maya", embedder=embedder, config=config) as mind:
+        night(mind)
+        report = mind.sleep()
+        assert report.outcome is Outcome.DONE, report.sleep.error
+        tokens = report.summary["tokens"]
+        assert tokens["dreamer"]["calls"] >= 1 and tokens["dreamer"]["tokens_out"] > 0
+        assert mind.episodes(unconsolidated=True) == []
+        assert mind.sleep().outcome is Outcome.NOTHING_TO_DO

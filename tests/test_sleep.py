@@ -375,3 +375,33 @@ def test_code_checks_reject_what_the_evidence_does_not_support(
     assert asked.requests == []  # code checks come first; the verifier was never asked
     assert {m.text for m in mind.memories()} == {"Maya is allergic to peanuts.", "Maya has a dog."}
     mind.close()
+
+
+def test_a_model_failure_ends_the_sleep_as_failed_and_memory_untouched(
+    home: Path, embedder: MiniLMEmbedder
+) -> None:
+    from sleepcycle import ModelError
+    from sleepcycle.models import FunctionModel
+
+    def down(request: object) -> dict[str, object]:
+        raise ModelError("fake-dreamer: cannot reach http://127.0.0.1:9/v1 (ConnectError)")
+
+    mind = open_mind(home, embedder, dreamer=FunctionModel(down))
+    mind.add("Maya lives in Manchester.")
+    night(mind)
+    report = mind.sleep()
+    assert report.outcome is Outcome.FAILED and report.sleep.status is SleepStatus.FAILED
+    assert report.sleep.error is not None and report.sleep.error.startswith("dream: ")
+    assert "cannot reach" in report.sleep.error
+    _, entries = mind.journal()
+    assert entries[-1].kind == "error" and "cannot reach" in entries[-1].text
+    assert [m.text for m in mind.memories()] == ["Maya lives in Manchester."]
+    assert not mind.memories()[0].deep
+    assert len(mind.episodes(unconsolidated=True)) == 7
+    mind.close()
+
+    fixed = open_mind(home, embedder, dreamer=dreamer(*EVERY_OP[:1]), verifier=verifier())
+    again = fixed.sleep()  # a failed sleep is not resumed; a new one takes the night
+    assert again.outcome is Outcome.DONE and again.sleep.id != report.sleep.id
+    assert "Maya has a grey cat called Pixel." in {m.text for m in fixed.memories()}
+    fixed.close()

@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ModelError
-from ..models import Backend, ChatRequest
+from ..mind import Mind
+from ..models import ChatRequest, request_hash
 from ..records import Outcome
 from ..sleep import Diff
 from ..sleep.journal import entry_json, render_markdown, render_rich, summary_lines
@@ -212,7 +213,7 @@ def models(state: State, no_check: bool, as_json: bool) -> None:
         }
         if not no_check:
             if settings.model not in checked:
-                checked[settings.model] = _check(mind.models.role(role).backend)
+                checked[settings.model] = _check(mind, role)
             row["answers"], row["detail"] = checked[settings.model]
         rows.append(row)
     if as_json:
@@ -237,12 +238,27 @@ def models(state: State, no_check: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _check(backend: Backend) -> tuple[bool, str]:
+def _check(mind: Mind, role: str) -> tuple[bool, str]:
+    """Ask the role's model for four tokens; the call is recorded like every other."""
+    backend = mind.models.role(role).backend
     request = ChatRequest([{"role": "user", "content": "Reply with OK."}], max_tokens=4)
     try:
         reply = backend.complete(request)
     except ModelError as exc:
         return False, str(exc)
+    with mind.store.write() as tx:
+        tx.sleeps.call_add(
+            sleep_id=None,
+            stage="check",
+            call_key=None,
+            role=role,
+            model=reply.model,
+            prompt_hash=request_hash(request),
+            response=reply.text,
+            tokens_in=reply.tokens_in,
+            tokens_out=reply.tokens_out,
+            ms=reply.ms,
+        )
     return True, f"{reply.model}, {reply.ms:.0f} ms"
 
 

@@ -149,7 +149,9 @@ def run(ctx: SleepContext, accepted: list[Proposal]) -> PersonaOutput:
         drift=ctx.settings.persona_drift,
         most_new=ctx.settings.persona_updates,
     )
-    notes = [u.note for u in reply.updates if u.note.strip()]
+    notes = [u.note.strip() for u in reply.updates if u.note.strip()]
+    for note in notes:
+        ctx.note("note", f"the persona model: {note}")
     for item in applied:
         ctx.note("proposed", f"persona: {item}")
     for item in refused:

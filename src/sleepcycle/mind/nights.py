@@ -1,0 +1,75 @@
+"""Sleeping, waking, and what sleeps did: journal, diff, rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from ..errors import InputError
+from ..records import (
+    JournalEntry,
+    Sleep,
+)
+from ..sleep import Diff, RollbackReport, SleepReport, diff, rollback, run_sleep, wake
+from .base import MindBase
+
+if TYPE_CHECKING:
+    from . import Mind
+
+__all__ = ["Nights"]
+
+
+class Nights(MindBase):
+    def _mind(self) -> Mind:
+        return cast("Mind", self)
+
+    def sleep(
+        self,
+        *,
+        dry_run: bool = False,
+        fresh: bool = False,
+        trigger: str = "manual",
+        progress: Callable[[str, str], None] | None = None,
+    ) -> SleepReport:
+        """Sleep once: consolidate what happened since the last sleep (see ``sleep.pipeline``).
+
+        Resumes this agent's unfinished sleep, if any, unless ``fresh``. A dry run does all
+        but commit; its journal says what would change."""
+        return run_sleep(
+            self._mind(),
+            self.models,
+            dry_run=dry_run,
+            fresh=fresh,
+            trigger=trigger,
+            progress=progress,
+        )
+
+    def wake(self) -> str | None:
+        """Ask a running sleep (in any process) to stop at its next stage boundary."""
+        return wake(self._mind())
+
+    def sleeps(self, *, limit: int | None = None) -> list[Sleep]:
+        """This agent's sleeps, newest first."""
+        return self.store.sleeps.find(self.agent, limit=limit)
+
+    def get_sleep(self, sleep_id: str | None = None) -> Sleep:
+        """A sleep by id or prefix; the latest when ``None``."""
+        if sleep_id is None:
+            latest = self.sleeps(limit=1)
+            if not latest:
+                raise InputError("this agent has not slept yet; run `sleepcycle sleep`")
+            return latest[0]
+        return self.store.sleeps.get(self.agent, self.store.sleeps.resolve(self.agent, sleep_id))
+
+    def journal(self, sleep_id: str | None = None) -> tuple[Sleep, list[JournalEntry]]:
+        """A sleep (the latest by default) and its dream journal."""
+        sleep = self.get_sleep(sleep_id)
+        return sleep, self.store.sleeps.journal(sleep.id)
+
+    def diff(self, sleep_id: str | None = None) -> Diff:
+        """What a sleep (the latest by default) added, changed, retracted and superseded."""
+        return diff(self._mind(), self.get_sleep(sleep_id).id)
+
+    def rollback(self, sleep_id: str, *, force: bool = False) -> RollbackReport:
+        """Undo a sleep: restore what it changed (as new versions), reopen its episodes."""
+        return rollback(self._mind(), sleep_id, force=force)

@@ -81,7 +81,8 @@ def call_keys(home: Path) -> list[tuple[str, str]]:
     conn = sqlite3.connect(home / "sleepcycle.db")
     try:
         return conn.execute(
-            "SELECT role, call_key FROM model_calls WHERE error IS NULL ORDER BY seq"
+            "SELECT role, call_key FROM model_calls WHERE error IS NULL AND stage != 'wake' "
+            "ORDER BY seq"
         ).fetchall()
     finally:
         conn.close()
@@ -168,7 +169,9 @@ def test_wake_stops_at_a_safe_point_and_the_next_sleep_resumes(
     assert len(first_verifier.requests) == 1
     assert mind.memories() == [] and len(mind.episodes(unconsolidated=True)) == 7
     _, entries = mind.journal()
-    assert "sleep again to resume" in entries[-1].text
+    summaries = [e.text for e in entries if e.kind == "summary"]
+    assert "sleep again to resume" in summaries[-1]
+    assert entries[-1].text.startswith("warmed up the foreground")  # the day came back
     mind.close()
 
     second_verifier = verifier()

@@ -140,6 +140,83 @@ def test_docs_section_is_created_then_replaced_without_touching_other_sections(t
     assert text.count(locomo.SECTION_START) == 1 and text.count(locomo.SECTION_END) == 1
 
 
+def test_the_sleep_block_comes_after_the_scope_blocks_and_keeps_them(tmp_path):
+    docs = tmp_path / "benchmarks.md"
+    locomo.update_docs(docs, "sleep", "sleep run\n")
+    locomo.update_docs(docs, "episodes", "episode run\n")
+    locomo.update_docs(docs, "sleep", "second sleep run\n")
+    text = docs.read_text()
+    assert "<!-- locomo:sleep:start -->\nsecond sleep run\n<!-- locomo:sleep:end -->" in text
+    assert "sleep run\n" not in text.replace("second sleep run\n", "")
+    assert text.index("episode run") < text.index("second sleep run")
+
+
+# consolidation quality (--sleep) --------------------------------------------------------------
+
+
+def test_conversation_prefix_keeps_the_first_sessions_and_their_questions():
+    def session(number, *ids):
+        turns = tuple(locomo.Turn(i, "A", "hi", datetime(2023, 5, number, tzinfo=UTC)) for i in ids)
+        return locomo.Session(number, datetime(2023, 5, number, tzinfo=UTC), turns)
+
+    conv = locomo.Conversation(
+        "c", (session(1, "D1:1", "D1:2"), session(2, "D2:1"), session(3, "D3:1"))
+    )
+    questions = [
+        _q(1, ["D1:1"], "c"),
+        _q(1, ["D1:2; D2:1"], "c"),  # both in the first two sessions
+        _q(2, ["D2:1", "D3:1"], "c"),  # cites a later session: dropped
+        _q(3, [], "c"),  # no evidence: dropped (it is never scored)
+    ]
+    kept, asked = locomo.conversation_prefix(conv, questions, 2)
+    assert [s.number for s in kept.sessions] == [1, 2]
+    assert kept.turn_ids == {"D1:1", "D1:2", "D2:1"}
+    assert asked == questions[:2]
+    whole, all_asked = locomo.conversation_prefix(conv, questions, 10)
+    assert whole == conv and all_asked == questions[:3]
+
+
+def test_sum_sleeps_counts_dreamt_proposals_apart_from_rewrites():
+    first = {
+        "operations": {
+            "add": {"proposed": 6, "accepted": 1, "rejected": 3},
+            "park": {"proposed": 2, "accepted": 0, "rejected": 1},
+        },
+        "rewrites": 4,  # 8 proposals, 4 of them rewrites: the dreamer made 4
+        "verifier": {"asked": 2, "passed": 1, "pass_rate": 0.5},
+        "committed": {"added": ["mem_a"], "changed": [], "episodes": 300},
+        "tokens": {"dreamer": {"calls": 3, "tokens_in": 100, "tokens_out": 50, "ms": 900}},
+        "stage_ms": {"gather": 10, "dream": 900, "verify": 90},
+        "wall_ms": 1000,
+        "model_ms": 950,
+    }
+    second = {
+        "operations": {"add": {"proposed": 1, "accepted": 1, "rejected": 0}},
+        "rewrites": 0,
+        "verifier": {"asked": 1, "passed": 1, "pass_rate": 1.0},
+        "committed": {"added": [], "changed": ["mem_a"], "episodes": 69},
+        "tokens": {
+            "dreamer": {"calls": 1, "tokens_in": 10, "tokens_out": 5, "ms": 90},
+            "verifier": {"calls": 1, "tokens_in": 7, "tokens_out": 3, "ms": 10, "extra": None},
+        },
+        "stage_ms": {"dream": 90, "verify": 10},
+        "wall_ms": 100,
+        "model_ms": 100,
+    }
+    t = locomo.sum_sleeps([first, second])
+    assert (t.sleeps, t.episodes, t.dreamt, t.rewrites) == (2, 369, 5, 4)
+    assert (t.accepted, t.rejected, t.added, t.changed) == (2, 4, 1, 1)
+    assert t.acceptance == pytest.approx(2 / 5)
+    assert (t.verifier_asked, t.verifier_passed) == (3, 2)
+    assert t.operations["add"] == {"proposed": 7, "accepted": 2, "rejected": 3}
+    assert t.stage_ms == {"gather": 10, "dream": 990, "verify": 100}
+    assert t.tokens["dreamer"] == {"calls": 4, "tokens_in": 110, "tokens_out": 55, "ms": 990}
+    assert (t.calls, t.tokens_in, t.tokens_out) == (5, 117, 58)
+    assert t.outside_share == pytest.approx(50 / 1100)
+    empty = locomo.sum_sleeps([])
+    assert (empty.sleeps, empty.acceptance, empty.outside_share) == (0, 0.0, 0.0)
+
+
 # end to end on a tiny synthetic LoCoMo file --------------------------------------------------
 
 

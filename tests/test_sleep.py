@@ -394,7 +394,8 @@ def test_a_model_failure_ends_the_sleep_as_failed_and_memory_untouched(
     assert report.sleep.error is not None and report.sleep.error.startswith("dream: ")
     assert "cannot reach" in report.sleep.error
     _, entries = mind.journal()
-    assert entries[-1].kind == "error" and "cannot reach" in entries[-1].text
+    (error,) = [e for e in entries if e.kind == "error"]
+    assert error.stage == "dream" and "cannot reach" in error.text
     assert [m.text for m in mind.memories()] == ["Maya lives in Manchester."]
     assert not mind.memories()[0].deep
     assert len(mind.episodes(unconsolidated=True)) == 7

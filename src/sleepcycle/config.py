@@ -24,6 +24,7 @@ __all__ = [
     "EmbeddingSettings",
     "ModelSettings",
     "RecallSettings",
+    "ResidencySettings",
     "RoleSettings",
     "SleepSettings",
     "load_config",
@@ -78,12 +79,32 @@ class ModelSettings(_Section):
     structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
     timeout: float = Field(120.0, gt=0, description="openai: seconds per request")
     retries: int = Field(3, ge=0, description="openai: retries on 429, 5xx and lost connections")
+    residency: Literal["auto", "embedded", "llama-router", "ollama", "vllm", "always"] = Field(
+        "auto", description="how the model is loaded and unloaded; auto: embedded or always"
+    )
+    control_url: str | None = Field(
+        None, description="the engine's control routes; default: base_url without /v1"
+    )
+    at_sleep: Literal["unload", "sleep", "keep"] = Field(
+        "unload", description="what a day model does while the agent sleeps"
+    )
+    sleep_level: int = Field(1, ge=1, le=2, description="vllm: sleep level")
+    memory_mb: int = Field(0, ge=0, description="memory it holds when loaded, for the budget")
+    priority: int = Field(0, description="higher stays loaded longer when the budget is short")
 
     @model_validator(mode="after")
     def _engine_needs(self) -> ModelSettings:
         if self.engine == "openai" and not (self.base_url and self.model):
             raise ValueError("an openai engine needs base_url and model")
+        if self.engine == "llama" and self.residency not in ("auto", "embedded"):
+            raise ValueError("an embedded llama model has embedded residency")
         return self
+
+    @property
+    def residency_kind(self) -> str:
+        if self.residency != "auto":
+            return self.residency
+        return "embedded" if self.engine == "llama" else "always"
 
 
 class RoleSettings(_Section):
@@ -124,6 +145,13 @@ class SleepSettings(_Section):
     reply_retries: int = Field(1, ge=0, le=5, description="asks again after an invalid reply")
 
 
+class ResidencySettings(_Section):
+    """Which models stay loaded: loading the night's models unloads lower-priority ones."""
+
+    budget_mb: int = Field(0, ge=0, description="memory all loaded models may hold; 0 = no limit")
+    warm_up: bool = Field(True, description="a one-token request to the foreground on wake")
+
+
 class Config(_Section):
     """Everything in ``config.toml``; every setting has a default."""
 
@@ -135,6 +163,7 @@ class Config(_Section):
         default_factory=lambda: {r: RoleSettings(**d) for r, d in _ROLE_DEFAULTS.items()}
     )
     sleep: SleepSettings = SleepSettings()
+    residency: ResidencySettings = ResidencySettings()
 
     @field_validator("roles", mode="before")
     @classmethod

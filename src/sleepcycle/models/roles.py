@@ -18,6 +18,14 @@ from pydantic import BaseModel, ValidationError
 
 from ..config import ROLES, Config, ModelSettings
 from ..errors import ConfigError
+from ..residency import (
+    AlwaysLoaded,
+    EmbeddedResidency,
+    LlamaRouterResidency,
+    OllamaResidency,
+    Residency,
+    VllmResidency,
+)
 from .base import Backend, ChatReply, ChatRequest, Message
 from .llama import LlamaBackend
 from .openai import OpenAIBackend
@@ -137,7 +145,10 @@ def build_backend(name: str, settings: ModelSettings, home: Path) -> Backend:
 
 
 class Models:
-    """The configured role models; backends are built on first use and shared by name."""
+    """The configured role models; backends are built on first use and shared by name.
+
+    ``backends`` puts a backend in place of a role's configured model and ``residencies`` a
+    residency adapter in place of a model's (tests use the library's fakes for both)."""
 
     def __init__(
         self,
@@ -145,6 +156,7 @@ class Models:
         home: Path,
         *,
         backends: Mapping[str, Backend] | None = None,
+        residencies: Mapping[str, Residency] | None = None,
     ):
         self.config = config
         self.home = home
@@ -153,6 +165,7 @@ class Models:
         if unknown:
             raise ConfigError(f"unknown role {sorted(unknown)[0]!r}; roles are {', '.join(ROLES)}")
         self._built: dict[str, Backend] = {}
+        self._residencies: dict[str, Residency] = dict(residencies or {})
 
     def model_name(self, role: str) -> str:
         return self.config.roles[role].model
@@ -170,6 +183,39 @@ class Models:
             raise ConfigError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
         settings = self.config.roles[role]
         return RoleModel(role, self.backend(role), settings.temperature, settings.max_tokens)
+
+    def model_names(self, *roles: str) -> set[str]:
+        """The configured models behind these roles (a role given a backend stands alone)."""
+        return {f"<{r}>" if r in self._overrides else self.model_name(r) for r in roles}
+
+    def residency(self, name: str) -> Residency:
+        """The residency adapter of the model configured under ``[models.NAME]``."""
+        if name not in self._residencies:
+            self._residencies[name] = self._make_residency(name)
+        return self._residencies[name]
+
+    def _make_residency(self, name: str) -> Residency:
+        if name.startswith("<"):  # a role given its own backend
+            return AlwaysLoaded(self._overrides[name.strip("<>")].model_id)
+        settings = self.config.models[name]
+        kind = settings.residency_kind
+        if kind == "embedded":
+            if name not in self._built:
+                self._built[name] = build_backend(name, settings, self.home)
+            backend = self._built[name]
+            assert isinstance(backend, LlamaBackend)
+            return EmbeddedResidency(backend)
+        model = settings.model or name
+        url = settings.control_url or (settings.base_url or "").removesuffix("/").removesuffix(
+            "/v1"
+        )
+        if kind == "llama-router":
+            return LlamaRouterResidency(url, model)
+        if kind == "ollama":
+            return OllamaResidency(url, model)
+        if kind == "vllm":
+            return VllmResidency(url, model, level=settings.sleep_level)
+        return AlwaysLoaded(model)
 
     def close(self) -> None:
         for backend in self._built.values():

@@ -26,6 +26,7 @@ from ..store import Tx
 from ..times import now
 from . import commit, crunch, dream, gather, lock, persona, verify
 from .context import SleepContext, Stopped
+from .swap import Swapper
 
 if TYPE_CHECKING:
     from ..mind import Mind
@@ -204,9 +205,10 @@ def run_sleep(
             tx.sleeps.set_status(sleep.id, SleepStatus.RUNNING)
         ctx = SleepContext(mind, models, sleep.id, dry_run, stop_flag or threading.Event())
         runner = _Runner(ctx, progress)
+        swapper = Swapper(ctx)
         try:
             with _sigterm_stops(ctx.stop_flag):
-                outcome = _cycle(ctx, runner)
+                outcome = _cycle(ctx, runner, swapper)
         except Stopped:
             ctx.note("summary", f"stopped at {ctx.stage or 'the start'}; sleep again to resume")
             _end(ctx, runner, SleepStatus.INTERRUPTED, Outcome.INTERRUPTED, None)
@@ -219,13 +221,30 @@ def run_sleep(
         else:
             if outcome is not None:
                 _end(ctx, runner, SleepStatus.DONE, outcome, None)
+        finally:
+            _wake(ctx, swapper, runner)
     finally:
         lock.release(store, mind.agent, holder)
     final = store.sleeps.get(mind.agent, sleep.id)
     return SleepReport(final, dict(final.stats))
 
 
-def _cycle(ctx: SleepContext, runner: _Runner) -> Outcome | None:
+def _wake(ctx: SleepContext, swapper: Swapper, runner: _Runner) -> None:
+    """Swap the day's models back, however the night ended; a failure here is journaled."""
+    if not swapper.swapped:
+        return
+    runner.progress("wake", "start")
+    try:
+        swapper.wake_up()
+    except Exception as exc:  # journaled; the night's outcome stands
+        ctx.stage = "swap"
+        ctx.note("error", f"waking: {type(exc).__name__}: {exc}")
+        with ctx.store.write() as tx:
+            tx.sleeps.journal_add(ctx.agent, ctx.take_entries())
+    runner.progress("wake", "done")
+
+
+def _cycle(ctx: SleepContext, runner: _Runner, swapper: Swapper) -> Outcome | None:
     """Run the stages; the outcome to record, or None when commit recorded it itself."""
     gathered = runner.stage("gather", gather.GatherOutput, lambda: gather.run(ctx))
     if gathered.empty:
@@ -233,6 +252,8 @@ def _cycle(ctx: SleepContext, runner: _Runner) -> Outcome | None:
         ctx.note("summary", "nothing to consolidate: no new episodes, thoughts or memories")
         return Outcome.NOTHING_TO_DO
     crunched = runner.stage("crunch", crunch.CrunchOutput, lambda: crunch.run(ctx, gathered))
+    if "verify" not in runner.done:
+        swapper.fall_asleep()
     dreamt = runner.stage(
         "dream", dream.DreamOutput, lambda: dream.run(ctx, gathered.rejections, crunched)
     )
@@ -241,6 +262,8 @@ def _cycle(ctx: SleepContext, runner: _Runner) -> Outcome | None:
     )
     runner.verified = verified
     accepted = [p for p in verified.proposals if p.id in set(verified.accepted)]
+    if "persona" not in runner.done:
+        swapper.before_rem()
     reflected = runner.stage("persona", persona.PersonaOutput, lambda: persona.run(ctx, accepted))
 
     runner.begin("commit")  # the last point at which a wake leaves memory untouched

@@ -21,8 +21,10 @@ __all__ = [
     "DEFAULT_AGENT",
     "ROLES",
     "Config",
+    "DaemonSettings",
     "EmbeddingSettings",
     "ModelSettings",
+    "ProxySettings",
     "RecallSettings",
     "ResidencySettings",
     "RoleSettings",
@@ -152,6 +154,45 @@ class ResidencySettings(_Section):
     warm_up: bool = Field(True, description="a one-token request to the foreground on wake")
 
 
+class ProxySettings(_Section):
+    """The OpenAI-compatible chat proxy (``sleepcycle proxy``, ``sleepcycle daemon``)."""
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8787, ge=1, le=65535)
+    memories: int = Field(6, ge=0, le=50, description="memories recalled for each request")
+    context_tokens: int = Field(
+        600, ge=0, description="tokens of persona and memories added to the system prompt"
+    )
+    session_header: str = Field(
+        "X-Sleepcycle-Session", description="request header naming the session"
+    )
+
+
+class DaemonSettings(_Section):
+    """When ``sleepcycle daemon`` puts the agent to sleep."""
+
+    schedule: str = Field("", description="cron expression, e.g. '0 3 * * *'; empty: off")
+    idle_minutes: float = Field(0, ge=0, description="sleep after this long without chat; 0: off")
+    pressure: int = Field(
+        0, ge=0, description="sleep when new episodes plus open thoughts reach this; 0: off"
+    )
+    check_seconds: float = Field(30, gt=0, description="how often the triggers are checked")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value.strip():
+            from datetime import datetime  # noqa: PLC0415
+
+            import cronsim  # noqa: PLC0415
+
+            try:
+                cronsim.CronSim(value, datetime.now())
+            except cronsim.CronSimError as exc:
+                raise ValueError(f"not a cron expression ({exc})") from None
+        return value.strip()
+
+
 class Config(_Section):
     """Everything in ``config.toml``; every setting has a default."""
 
@@ -164,6 +205,8 @@ class Config(_Section):
     )
     sleep: SleepSettings = SleepSettings()
     residency: ResidencySettings = ResidencySettings()
+    proxy: ProxySettings = ProxySettings()
+    daemon: DaemonSettings = DaemonSettings()
 
     @field_validator("roles", mode="before")
     @classmethod

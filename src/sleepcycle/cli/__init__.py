@@ -70,9 +70,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import awake, files, memory, overview, persona, recall, sleep  # noqa: PLC0415
+    from . import awake, files, memory, overview, persona, recall, serve, sleep  # noqa: PLC0415
 
-    for module in (awake, memory, recall, files, persona, sleep, overview):
+    for module in (awake, memory, recall, files, persona, sleep, serve, overview):
         for command in module.COMMANDS:
             cli.add_command(command)
 

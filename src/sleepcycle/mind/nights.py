@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -30,11 +31,13 @@ class Nights(MindBase):
         fresh: bool = False,
         trigger: str = "manual",
         progress: Callable[[str, str], None] | None = None,
+        stop_flag: threading.Event | None = None,
     ) -> SleepReport:
         """Sleep once: consolidate what happened since the last sleep (see ``sleep.pipeline``).
 
         Resumes this agent's unfinished sleep, if any, unless ``fresh``. A dry run does all
-        but commit; its journal says what would change."""
+        but commit; its journal says what would change. Setting ``stop_flag`` stops the sleep
+        at its next safe point, as ``wake`` does from any process."""
         return run_sleep(
             self._mind(),
             self.models,
@@ -42,6 +45,7 @@ class Nights(MindBase):
             fresh=fresh,
             trigger=trigger,
             progress=progress,
+            stop_flag=stop_flag,
         )
 
     def wake(self) -> str | None:

@@ -1,6 +1,6 @@
 """Chat models: the backend interface, embedded llama.cpp, OpenAI-compatible HTTP, and fakes."""
 
-from .base import Backend, ChatReply, ChatRequest, Message, request_hash
+from .base import Backend, ChatReply, ChatRequest, Message, request_hash, stream_reply
 from .fake import FunctionModel, ScriptedModel
 from .llama import LlamaBackend, bundled_model_path
 from .openai import OpenAIBackend
@@ -22,4 +22,5 @@ __all__ = [
     "bundled_model_path",
     "parse_reply",
     "request_hash",
+    "stream_reply",
 ]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Backend", "ChatReply", "ChatRequest", "Message", "request_hash"]
+__all__ = ["Backend", "ChatReply", "ChatRequest", "Message", "request_hash", "stream_reply"]
 
 Message = Mapping[str, str]  # {"role": ..., "content": ...}
 
@@ -53,6 +53,15 @@ class Backend(Protocol):
     def complete(self, request: ChatRequest) -> ChatReply: ...
 
     def close(self) -> None: ...
+
+
+def stream_reply(backend: Backend, request: ChatRequest) -> Iterator[str]:
+    """The reply in pieces as the backend produces them (one piece if it cannot stream)."""
+    stream = getattr(backend, "stream", None)
+    if stream is None:
+        yield backend.complete(request).text
+        return
+    yield from stream(request)
 
 
 def request_hash(request: ChatRequest) -> str:

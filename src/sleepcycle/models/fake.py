@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import ModelError
@@ -62,8 +62,18 @@ class ScriptedModel:
             finish_reason="stop",
         )
 
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        """The scripted reply, word by word."""
+        yield from _pieces(self.complete(request).text)
+
     def close(self) -> None:
         pass
+
+
+def _pieces(text: str) -> Iterator[str]:
+    words = text.split(" ")
+    for i, word in enumerate(words):
+        yield word if i == len(words) - 1 else word + " "
 
 
 class FunctionModel:
@@ -86,6 +96,10 @@ class FunctionModel:
             ms=(time.perf_counter() - started) * 1000,
             finish_reason="stop",
         )
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        """The function's reply, word by word."""
+        yield from _pieces(self.complete(request).text)
 
     def close(self) -> None:
         pass

@@ -139,6 +139,25 @@ class LlamaBackend:
             finish_reason=choice.get("finish_reason"),
         )
 
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        """The reply's text as it is generated (no schema: streaming is for chat)."""
+        with self._lock:
+            self._load()
+            try:
+                chunks = self._llm.create_chat_completion(
+                    messages=[dict(m) for m in request.messages],
+                    temperature=request.temperature,
+                    max_tokens=request.max_tokens,
+                    seed=request.seed if request.seed is not None else self.seed,
+                    stream=True,
+                )
+                for chunk in chunks:
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            except ValueError as exc:
+                raise ModelError(f"{self.model_id}: {exc}") from None
+
     def close(self) -> None:
         with self._lock:
             if self._llm is not None:

@@ -16,9 +16,10 @@ exponential backoff; other errors are not.
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import httpx
@@ -124,6 +125,32 @@ class OpenAIBackend:
             ms=ms,
             finish_reason=choice.get("finish_reason"),
         )
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        """The reply's text as the server streams it (server-sent events)."""
+        body = {**self._body(request), "stream": True}
+        try:
+            with self._client.stream("POST", "/chat/completions", json=body) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ModelError(
+                        f"{self.model}: {self.base_url} answered {response.status_code}: "
+                        f"{response.text[:200]}"
+                    )
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        piece = json.loads(data)["choices"][0]["delta"].get("content")
+                    except (ValueError, KeyError, IndexError, TypeError):
+                        continue
+                    if piece:
+                        yield piece
+        except httpx.TransportError as exc:
+            raise ModelError(f"{self.model}: cannot reach {self.base_url} ({exc})") from None
 
     def close(self) -> None:
         self._client.close()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..errors import LockedError
 from ..store import Store
 from ..times import now
 
-__all__ = ["STALE", "acquire", "heartbeat", "release"]
+__all__ = ["STALE", "acquire", "asleep", "heartbeat", "release"]
 
 STALE = timedelta(minutes=10)
 
@@ -30,23 +30,33 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def acquire(store: Store, agent: str, holder: str) -> None:
-    """Take the agent's sleep lock for ``holder`` or raise LockedError."""
+def _gone(pid: int, host: str, beat: datetime | None) -> bool:
+    if host == socket.gethostname():
+        return not _alive(pid)
+    return beat is None or now() - beat > STALE
+
+
+def asleep(store: Store, agent: str) -> str | None:
+    """The id of the sleep that holds the agent's lock and is still alive, if any."""
+    current = store.sleeps.lock(agent)
+    if current is None or _gone(current.pid, current.host, current.heartbeat):
+        return None
+    return current.holder
+
+
+def acquire(store: Store, agent: str, holder: str, *, replacing: str | None = None) -> None:
+    """Take the agent's sleep lock for ``holder`` or raise LockedError. ``replacing`` names a
+    holder this caller already is (a sleep that turned out to be a resumed one)."""
     host = socket.gethostname()
     with store.write() as tx:
         tx.ensure_agent(agent)
         current = tx.sleeps.lock(agent)
-        if current is not None and current.holder != holder:
-            gone = (
-                not _alive(current.pid) or current.pid == os.getpid()
-                if current.host == host
-                else current.heartbeat is None or now() - current.heartbeat > STALE
+        held = current is not None and current.holder not in (holder, replacing)
+        if held and current and not _gone(current.pid, current.host, current.heartbeat):
+            raise LockedError(
+                f"agent {agent!r} is already asleep (sleep {current.holder}, process "
+                f"{current.pid} on {current.host}); wait for it, or run `sleepcycle wake`"
             )
-            if not gone:
-                raise LockedError(
-                    f"agent {agent!r} is already asleep (sleep {current.holder}, process "
-                    f"{current.pid} on {current.host}); wait for it, or run `sleepcycle wake`"
-                )
         tx.sleeps.take_lock(agent, holder, os.getpid(), host)
 
 

@@ -199,7 +199,7 @@ def run_sleep(
     try:
         sleep = _start(mind, holder, dry_run, trigger, fresh)
         if sleep.id != holder:  # resuming: the lock names the sleep that holds it
-            lock.acquire(store, mind.agent, sleep.id)
+            lock.acquire(store, mind.agent, sleep.id, replacing=holder)
             holder = sleep.id
         with store.write() as tx:
             tx.sleeps.set_status(sleep.id, SleepStatus.RUNNING)

@@ -157,6 +157,15 @@ class SleepRepo:
             args.append(limit)
         return [_sleep(row) for row in self.conn.execute(sql, args)]
 
+    def running(self, agent: str) -> Sleep | None:
+        """The agent's sleep that is running now (or stopping), if any."""
+        row = self.conn.execute(
+            f"SELECT {_SLEEP} FROM sleeps WHERE agent = ? AND status IN ('running', 'stopping') "
+            "ORDER BY started DESC LIMIT 1",
+            (agent,),
+        ).fetchone()
+        return None if row is None else _sleep(row)
+
     def unfinished(self, agent: str) -> Sleep | None:
         """The agent's most recent sleep that neither finished nor failed."""
         row = self.conn.execute(

@@ -1,0 +1,65 @@
+"""``sleepcycle proxy`` and ``sleepcycle daemon``: the chat proxy, and the proxy with triggers."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import ConfigError
+from .context import State, pass_state
+from .output import console
+
+
+def _server_extra() -> None:
+    try:
+        import fastapi  # noqa: F401, PLC0415
+        import uvicorn  # noqa: F401, PLC0415
+    except ImportError:
+        raise ConfigError(
+            "the proxy needs the server extra; install it: pip install 'sleepcycle[server]'"
+        ) from None
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default: proxy.host, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: proxy.port, 8787).")
+@pass_state
+def proxy(state: State, host: str | None, port: int | None) -> None:
+    """Serve an OpenAI-compatible chat endpoint that records, remembers, and answers from
+    the sub model while the agent sleeps."""
+    _server_extra()
+    import uvicorn  # noqa: PLC0415
+
+    from ..proxy import create_app  # noqa: PLC0415
+
+    mind = state.mind
+    settings = mind.config.proxy
+    host, port = host or settings.host, port or settings.port
+    console.print(f"sleepcycle proxy for agent {mind.agent} on http://{host}:{port}/v1")
+    uvicorn.run(create_app(mind), host=host, port=port, log_level="warning")
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default: proxy.host, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: proxy.port, 8787).")
+@pass_state
+def daemon(state: State, host: str | None, port: int | None) -> None:
+    """Run the proxy and put the agent to sleep on schedule, when idle, or under pressure."""
+    _server_extra()
+    from ..daemon import run_daemon  # noqa: PLC0415
+
+    mind = state.mind
+    settings, triggers = mind.config.proxy, mind.config.daemon
+    host, port = host or settings.host, port or settings.port
+    on = [
+        f"schedule {triggers.schedule!r}" if triggers.schedule else "",
+        f"idle {triggers.idle_minutes:g} min" if triggers.idle_minutes else "",
+        f"pressure {triggers.pressure}" if triggers.pressure else "",
+    ]
+    console.print(
+        f"sleepcycle daemon for agent {mind.agent}: proxy on http://{host}:{port}/v1; "
+        f"sleeps on {', '.join(x for x in on if x) or 'demand only (`sleepcycle sleep`)'}"
+    )
+    run_daemon(mind, host, port)
+
+
+COMMANDS = [proxy, daemon]

@@ -1,0 +1,213 @@
+"""The chat proxy: an OpenAI-compatible ``/v1/chat/completions`` in front of the agent's model.
+
+An agent points its OpenAI client at the proxy instead of its model. For every request the
+proxy records the conversation's turns as episodes (idempotently: a client sends the whole
+history each time), adds the persona and the memories that matter to the system prompt, and
+forwards the request to the foreground model, or to the sub model while the agent sleeps. The
+response says which in ``X-Sleepcycle-Model`` (``foreground`` or ``sub``) and names the model in
+``X-Sleepcycle-Model-Id``; the reply is recorded too. ``POST /v1/sleepcycle/thoughts`` takes
+parked, dismissed and internal thoughts; ``GET /v1/sleepcycle/status`` says whether the agent
+sleeps.
+
+Needs the ``server`` extra (FastAPI and uvicorn).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import ModelError, SleepcycleError, UsageError
+from ..mind import Mind
+from ..models import ChatRequest, stream_reply
+from ..records import ThoughtKind, ThoughtStatus
+from ..sleep.lock import asleep
+from .context import inject, memory_block
+
+__all__ = ["ChatBody", "create_app"]
+
+CHAT_ROLES = ("user", "assistant", "tool")
+
+
+class ChatBody(BaseModel):
+    """An OpenAI chat completion request; fields the proxy does not use are passed on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    stream: bool = False
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1)
+    user: str | None = None
+
+
+class ThoughtBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=20_000)
+    kind: ThoughtKind = ThoughtKind.PARKED
+    sources: list[str] = []
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def _error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+
+
+def create_app(mind: Mind) -> FastAPI:
+    """The proxy for ``mind``'s agent."""
+    app = FastAPI(
+        title="sleepcycle chat proxy",
+        version="1",
+        description="OpenAI-compatible chat completions with long-term memory.",
+    )
+    app.state.mind = mind
+    app.state.last_request = time.monotonic()
+    settings = mind.config.proxy
+
+    @app.exception_handler(SleepcycleError)
+    def _failure(request: Request, exc: SleepcycleError) -> JSONResponse:
+        if isinstance(exc, UsageError):
+            return _error(400, exc.kind, str(exc))
+        return _error(502 if isinstance(exc, ModelError) else 500, exc.kind, str(exc))
+
+    @app.post("/v1/chat/completions", response_model=None)
+    def chat(body: ChatBody, request: Request) -> JSONResponse | StreamingResponse:
+        app.state.last_request = time.monotonic()
+        session = request.headers.get(settings.session_header) or body.user or "proxy"
+        turns = [
+            m for m in body.messages if m.get("role") in CHAT_ROLES and _text(m.get("content"))
+        ]
+        if turns:
+            mind.ingest_messages(turns, session=session)
+        role = "sub" if asleep(mind.store, mind.agent) else "foreground"
+        model = mind.models.role(role)
+        users = [m for m in body.messages if m.get("role") == "user"]
+        query = _text(users[-1].get("content")) if users else ""
+        block, used = memory_block(
+            mind, query, memories=settings.memories, budget=settings.context_tokens
+        )
+        forwarded = ChatRequest(
+            inject(body.messages, block),
+            temperature=model.temperature if body.temperature is None else body.temperature,
+            max_tokens=body.max_tokens or model.max_tokens,
+        )
+        headers = {
+            "X-Sleepcycle-Model": role,
+            "X-Sleepcycle-Model-Id": model.model_id,
+            "X-Sleepcycle-Memories": ",".join(used),
+        }
+        reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        if body.stream:
+            pieces = stream_reply(model.backend, forwarded)
+            return StreamingResponse(
+                _sse(mind, session, turns, pieces, reply_id, model.model_id),
+                media_type="text/event-stream",
+                headers=headers,
+            )
+        reply = model.backend.complete(forwarded)
+        _record_reply(mind, session, turns, reply.text)
+        return JSONResponse(
+            {
+                "id": reply_id,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": reply.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": reply.text},
+                        "finish_reason": reply.finish_reason or "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": reply.tokens_in,
+                    "completion_tokens": reply.tokens_out,
+                    "total_tokens": reply.tokens_in + reply.tokens_out,
+                },
+            },
+            headers=headers,
+        )
+
+    @app.get("/v1/models")
+    def models() -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [{"id": "sleepcycle", "object": "model", "owned_by": "sleepcycle"}],
+        }
+
+    @app.post("/v1/sleepcycle/thoughts", status_code=201)
+    def think(body: ThoughtBody) -> dict[str, Any]:
+        thought = mind.think(body.text, kind=body.kind, sources=body.sources)
+        return {"id": thought.id, "kind": thought.kind.value, "status": thought.status.value}
+
+    @app.get("/v1/sleepcycle/status")
+    def status() -> dict[str, Any]:
+        sleeping = asleep(mind.store, mind.agent)
+        role = "sub" if sleeping else "foreground"
+        return {
+            "agent": mind.agent,
+            "asleep": sleeping is not None,
+            "sleep": sleeping,
+            "serving": {"role": role, "model": mind.models.role(role).model_id},
+            "unconsolidated": mind.store.episodes.count(mind.agent, unconsolidated=True),
+            "open_thoughts": mind.store.thoughts.count(mind.agent, status=ThoughtStatus.OPEN),
+        }
+
+    return app
+
+
+def _record_reply(mind: Mind, session: str, turns: list[dict[str, Any]], text: str) -> None:
+    """Record the reply after the turns it answers, in one batch: the history is already
+    stored (nothing is added twice) and an identical earlier reply stays a separate episode."""
+    if text.strip():
+        mind.ingest_messages([*turns, {"role": "assistant", "content": text}], session=session)
+
+
+def _sse(
+    mind: Mind,
+    session: str,
+    turns: list[dict[str, Any]],
+    pieces: Iterator[str],
+    reply_id: str,
+    model: str,
+) -> Iterator[bytes]:
+    """Server-sent events in the OpenAI chunk format; the whole reply is recorded at the end."""
+
+    def event(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        chunk = {
+            "id": reply_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
+
+    text: list[str] = []
+    yield event({"role": "assistant", "content": ""})
+    try:
+        for piece in pieces:
+            text.append(piece)
+            yield event({"content": piece})
+    except ModelError as exc:
+        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'model'}})}\n\n".encode()
+        return
+    yield event({}, "stop")
+    yield b"data: [DONE]\n\n"
+    _record_reply(mind, session, turns, "".join(text))

@@ -138,3 +138,60 @@ def test_a_full_sleep_through_the_server(server: str, home: Path, embedder: Mini
         assert tokens["dreamer"]["calls"] >= 1 and tokens["dreamer"]["tokens_out"] > 0
         assert mind.episodes(unconsolidated=True) == []
         assert mind.sleep().outcome is Outcome.NOTHING_TO_DO
+
+
+def test_the_proxy_answers_through_the_served_sub_model_during_a_sleep(
+    server: str, home: Path, embedder: MiniLMEmbedder
+) -> None:
+    """A real sleep runs on a thread (its dreamer a slow fake); meanwhile the proxy's answer
+    comes from the sub model served by llama.cpp's server."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from sleepcycle.models import FunctionModel
+    from sleepcycle.proxy import create_app
+
+    dreaming, release = threading.Event(), threading.Event()
+
+    def slow_dreamer(request: ChatRequest) -> dict[str, object]:
+        dreaming.set()
+        release.wait(60)
+        return {"operations": []}
+
+    config = Config.model_validate(
+        {
+            "models": {
+                "served": {
+                    "engine": "openai",
+                    "base_url": server,
+                    "model": "smollm2",
+                    "structured_output": "json_object",
+                }
+            },
+            "roles": {"sub": {"model": "served", "max_tokens": 24}},
+        }
+    )
+    with sleepcycle.open(
+        home, "maya", embedder=embedder, config=config,
+        backends={"dreamer": FunctionModel(slow_dreamer), "foreground": FunctionModel(lambda r: "day")},
+    ) as mind:  # fmt: skip
+        night(mind)
+        outcome: list[object] = []
+        sleeper = threading.Thread(target=lambda: outcome.append(mind.sleep().outcome))
+        sleeper.start()
+        try:
+            assert dreaming.wait(60)
+            with TestClient(create_app(mind)) as client:
+                reply = client.post(
+                    "/v1/chat/completions",
+                    json={"messages": [{"role": "user", "content": "Say hello."}]},
+                )
+            assert reply.status_code == 200, reply.text
+            assert reply.headers["X-Sleepcycle-Model"] == "sub"
+            assert reply.headers["X-Sleepcycle-Model-Id"] == "smollm2"
+            assert reply.json()["choices"][0]["message"]["content"].strip()
+        finally:
+            release.set()
+            sleeper.join(120)
+        assert outcome == [Outcome.DONE]

@@ -43,8 +43,18 @@ NIGHT = [
 ]  # fmt: skip
 
 
-def open_mind(home: Path, embedder: MiniLMEmbedder, rounds: int = 2, **roles: Any) -> Mind:
-    """A mind whose models are all fakes: the roles given, and quiet defaults for the rest."""
+APPLY_ALL = {k: "apply" for k in ("add", "edit", "amend", "retract", "merge", "persona")}
+
+
+def open_mind(
+    home: Path,
+    embedder: MiniLMEmbedder,
+    rounds: int = 2,
+    review: dict[str, str] | None = None,
+    **roles: Any,
+) -> Mind:
+    """A mind whose models are all fakes: the roles given, and quiet defaults for the rest.
+    Every operation is applied unless ``review`` says otherwise."""
     roles = {
         "dreamer": dreamer(),
         "verifier": verifier(),
@@ -57,6 +67,7 @@ def open_mind(home: Path, embedder: MiniLMEmbedder, rounds: int = 2, **roles: An
         {
             "sleep": ONE_CLUSTER.model_copy(update={"reshape_rounds": rounds}).model_dump(),
             "roles": {"dreamer": {"max_tokens": 4000}},
+            "review": APPLY_ALL if review is None else review,
         }
     )
     return sleepcycle.open(home, "maya", embedder=embedder, config=config, backends=roles)

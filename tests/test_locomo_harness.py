@@ -194,7 +194,13 @@ def test_sum_sleeps_counts_dreamt_proposals_apart_from_rewrites():
         "operations": {"add": {"proposed": 1, "accepted": 1, "rejected": 0}},
         "rewrites": 0,
         "verifier": {"asked": 1, "passed": 1, "pass_rate": 1.0},
-        "committed": {"added": [], "changed": ["mem_a"], "episodes": 69},
+        "committed": {
+            "added": [],
+            "changed": ["mem_a"],
+            "retracted": ["mem_a", "mem_a"],  # the same memory twice: one repeat
+            "superseded": ["mem_b"],
+            "episodes": 69,
+        },
         "tokens": {
             "dreamer": {"calls": 1, "tokens_in": 10, "tokens_out": 5, "ms": 90},
             "verifier": {"calls": 1, "tokens_in": 7, "tokens_out": 3, "ms": 10, "extra": None},
@@ -206,6 +212,7 @@ def test_sum_sleeps_counts_dreamt_proposals_apart_from_rewrites():
     t = locomo.sum_sleeps([first, second])
     assert (t.sleeps, t.episodes, t.dreamt, t.rewrites) == (2, 369, 5, 4)
     assert (t.accepted, t.rejected, t.added, t.changed) == (2, 4, 1, 1)
+    assert (t.retracted, t.superseded, t.repeated) == (2, 1, 1)
     assert t.acceptance == pytest.approx(2 / 5)
     assert (t.verifier_asked, t.verifier_passed) == (3, 2)
     assert t.operations["add"] == {"proposed": 7, "accepted": 2, "rejected": 3}

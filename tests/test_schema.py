@@ -130,3 +130,25 @@ def test_versions_are_append_only_and_memories_never_deleted(mind: Mind) -> None
         conn.execute("DELETE FROM memory_versions")
     with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
         conn.execute("DELETE FROM memories WHERE id = ?", (m.id,))
+
+
+def test_an_older_store_is_migrated_when_it_opens(tmp_path: Path) -> None:
+    """A store written before the review queue existed gains it, and keeps its rows."""
+    from sleepcycle.store import migrations
+
+    conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    conn.execute(migrations.MIGRATIONS_TABLE)
+    conn.execute("BEGIN")
+    migrations.m0001_initial(conn)
+    conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ('0001_initial', 'x')")
+    conn.execute("INSERT INTO agents (id, created) VALUES ('maya', 'x')")
+    conn.execute("COMMIT")
+    conn.close()
+    Store.open(tmp_path / "s.db").close()
+    conn = sqlite3.connect(tmp_path / "s.db")
+    names = [row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY id")]
+    assert names == ["0001_initial", "0002_review_queue"]
+    assert columns(conn, "review_queue")
+    assert conn.execute("SELECT id FROM agents").fetchall() == [("maya",)]
+    conn.close()
+    assert dump_schema(tmp_path / "s.db") == SNAPSHOT.read_text()

@@ -27,6 +27,7 @@ __all__ = [
     "ProxySettings",
     "RecallSettings",
     "ResidencySettings",
+    "ReviewSettings",
     "RoleSettings",
     "SleepSettings",
     "load_config",
@@ -154,6 +155,42 @@ class ResidencySettings(_Section):
     warm_up: bool = Field(True, description="a one-token request to the foreground on wake")
 
 
+ReviewMode = Literal["apply", "propose"]
+# Which [review] setting governs each operation a sleep can propose.
+_REVIEWED = {
+    "add": "add",
+    "insight": "add",
+    "edit": "edit",
+    "supersede": "edit",
+    "link": "edit",
+    "amend": "amend",
+    "retract": "retract",
+    "merge": "merge",
+}
+
+
+class ReviewSettings(_Section):
+    """Per operation a sleep commits: ``apply`` it, or ``propose`` it for a person to review.
+
+    By default what adds or refines memory is applied (the sleep's checks and verifier stand
+    behind it, and rollback undoes a night), while retracting a memory and changing the persona
+    wait for a person."""
+
+    add: ReviewMode = "apply"
+    edit: ReviewMode = "apply"
+    amend: ReviewMode = "apply"
+    retract: ReviewMode = "propose"
+    merge: ReviewMode = "apply"
+    persona: ReviewMode = "propose"
+
+    def mode(self, op: str) -> ReviewMode:
+        """``apply`` or ``propose`` for a sleep operation (parking and resolving thoughts
+        always apply: they change no memory)."""
+        category = _REVIEWED.get(op)
+        mode: ReviewMode = getattr(self, category) if category else "apply"
+        return mode
+
+
 class ProxySettings(_Section):
     """The OpenAI-compatible chat proxy (``sleepcycle proxy``, ``sleepcycle daemon``)."""
 
@@ -205,6 +242,7 @@ class Config(_Section):
     )
     sleep: SleepSettings = SleepSettings()
     residency: ResidencySettings = ResidencySettings()
+    review: ReviewSettings = ReviewSettings()
     proxy: ProxySettings = ProxySettings()
     daemon: DaemonSettings = DaemonSettings()
 

@@ -31,6 +31,8 @@ __all__ = [
     "Op",
     "Outcome",
     "PersonaVersion",
+    "ReviewItem",
+    "ReviewStatus",
     "Role",
     "Sleep",
     "SleepStatus",
@@ -372,3 +374,27 @@ class JournalEntry:
     created: datetime
     refs: Mapping[str, Any] = field(default_factory=dict)
     seq: int = 0
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """An operation a sleep proposed instead of applying (``[review]`` in config.toml)."""
+
+    id: str
+    agent: str
+    sleep_id: str | None
+    op: str
+    summary: str
+    payload: Mapping[str, Any]
+    status: ReviewStatus
+    created: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    note: str | None = None
+    result: Mapping[str, Any] | None = None

@@ -32,6 +32,9 @@ CREATE INDEX memories_agent_status ON memories (agent, status, kind);
 -- index memory_versions_sleep
 CREATE INDEX memory_versions_sleep ON memory_versions (sleep_id) WHERE sleep_id IS NOT NULL;
 
+-- index review_queue_agent_status
+CREATE INDEX review_queue_agent_status ON review_queue (agent, status, seq);
+
 -- index sleeps_agent_started
 CREATE INDEX sleeps_agent_started ON sleeps (agent, started);
 
@@ -227,6 +230,23 @@ CREATE TABLE persona_versions (
     reason TEXT,
     created TEXT NOT NULL,
     UNIQUE (agent, version)
+);
+
+-- table review_queue
+CREATE TABLE review_queue (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    agent TEXT NOT NULL REFERENCES agents(id),
+    sleep_id TEXT REFERENCES sleeps(id),
+    op TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
+    created TEXT NOT NULL,
+    decided_at TEXT,
+    decided_by TEXT,
+    note TEXT,
+    result TEXT
 );
 
 -- table schema_migrations

@@ -70,9 +70,19 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import awake, files, memory, overview, persona, recall, serve, sleep  # noqa: PLC0415
+    from . import (  # noqa: PLC0415
+        awake,
+        files,
+        memory,
+        overview,
+        persona,
+        recall,
+        review,
+        serve,
+        sleep,
+    )
 
-    for module in (awake, memory, recall, files, persona, sleep, serve, overview):
+    for module in (awake, memory, recall, files, persona, sleep, review, serve, overview):
         for command in module.COMMANDS:
             cli.add_command(command)
 

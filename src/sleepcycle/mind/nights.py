@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, cast
 from ..errors import InputError
 from ..records import (
     JournalEntry,
+    ReviewItem,
+    ReviewStatus,
     Sleep,
 )
 from ..sleep import Diff, RollbackReport, SleepReport, diff, rollback, run_sleep, wake
+from ..sleep.review import approve, reject
 from .base import MindBase
 
 if TYPE_CHECKING:
@@ -73,6 +76,23 @@ class Nights(MindBase):
     def diff(self, sleep_id: str | None = None) -> Diff:
         """What a sleep (the latest by default) added, changed, retracted and superseded."""
         return diff(self._mind(), self.get_sleep(sleep_id).id)
+
+    def review(self, *, status: ReviewStatus | None = ReviewStatus.PENDING) -> list[ReviewItem]:
+        """Operations sleeps queued for review (pending ones by default; None for all)."""
+        return self.store.review.find(self.agent, status=status)
+
+    def review_item(self, item_id: str) -> ReviewItem:
+        return self.store.review.get(self.agent, self.store.review.resolve(self.agent, item_id))
+
+    def approve(
+        self, item_id: str, *, reason: str | None = None, force: bool = False
+    ) -> ReviewItem:
+        """Apply a queued operation; the new version is authored by you (config ``user``)."""
+        return approve(self._mind(), item_id, reason=reason, force=force)
+
+    def reject(self, item_id: str, *, reason: str | None = None) -> ReviewItem:
+        """Decline a queued operation; later sleeps are told it was rejected."""
+        return reject(self._mind(), item_id, reason=reason)
 
     def rollback(self, sleep_id: str, *, force: bool = False) -> RollbackReport:
         """Undo a sleep: restore what it changed (as new versions), reopen its episodes."""

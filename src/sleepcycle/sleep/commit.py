@@ -1,7 +1,8 @@
 """Commit (no model): the only stage that writes memory, in one transaction.
 
 Accepted proposals become memory versions authored by the sleep (stage and model) with their
-reason and verdict; superseded memories get ``valid_to`` and a link to what replaced them;
+reason and verdict, or, for the operations ``[review]`` says to propose, wait in the review
+queue for a person; superseded memories get ``valid_to`` and a link to what replaced them;
 retractions are tombstones; parked questions become thoughts and answered ones are resolved;
 memories dreamt upon are marked deep; the night's episodes are marked consolidated and the
 watermark advances; the persona gets its new version. The stage's checkpoint and the sleep's
@@ -13,32 +14,18 @@ would have changed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .. import changes
 from ..errors import SleepcycleError
-from ..ids import content_id
-from ..records import (
-    Association,
-    Author,
-    MemoryChange,
-    MemoryKind,
-    MemoryStatus,
-    Op,
-    Thought,
-    ThoughtKind,
-    ThoughtStatus,
-)
+from ..records import ThoughtStatus
 from ..store import Tx
-from ..times import now
+from .apply import Applier
 from .context import SleepContext
 from .gather import GatherOutput
 from .persona import PersonaOutput
-from .proposals import Proposal
-from .verify import Verdict, VerifyOutput
+from .review import queue_persona, queue_proposal, verdict_json
+from .verify import VerifyOutput
 
 __all__ = ["CommitOutput", "run"]
 
@@ -53,154 +40,11 @@ class CommitOutput(BaseModel):
     thoughts_parked: list[str] = []
     thoughts_resolved: list[str] = []
     thoughts_dreamt: list[str] = []
+    queued: list[str] = []
     episodes: int = 0
     persona_version: int | None = None
     skipped: list[str] = []
     dry_run: bool = False
-
-
-class _Night:
-    """Applies accepted proposals inside one write transaction."""
-
-    def __init__(self, ctx: SleepContext, tx: Tx, verdicts: dict[str, Verdict]):
-        self.ctx, self.tx, self.verdicts = ctx, tx, verdicts
-        self.out: dict[str, list[str]] = {
-            k: []
-            for k in (
-                "added", "changed", "retracted", "superseded", "thoughts_parked",
-                "thoughts_resolved", "skipped",
-            )
-        }  # fmt: skip
-        self.touched: set[str] = set()
-
-    def author(self, p: Proposal) -> Author:
-        stage = "dream" if p.round == 0 else "reshape"
-        return self.ctx.author(stage, p.role)
-
-    def verdict(self, p: Proposal) -> dict[str, Any]:
-        v = self.verdicts[p.id]
-        return {
-            "proposal": p.id,
-            "round": p.round,
-            "score": v.score,
-            "reasons": v.reasons,
-            "verifier": v.model,
-            "checks": "passed",
-        }
-
-    def _times(self, p: Proposal) -> list[datetime]:
-        return [e.time for e in self.tx.episodes.get_many(self.ctx.agent, p.sources)]
-
-    def _write(self, change: MemoryChange) -> None:
-        self.tx.memories.apply(self.ctx.agent, [change])
-        self.touched.add(change.memory_id)
-
-    def _new(
-        self, p: Proposal, kind: MemoryKind, sources: list[str], links: list[Association]
-    ) -> str:
-        times = self._times(p)
-        change = changes.add(
-            p.text,
-            author=self.author(p),
-            kind=kind,
-            sources=sources,
-            valid_from=min(times) if times else None,
-            score=self.verdicts[p.id].score,
-            deep=True,
-            reason=p.reason or None,
-        )
-        state = change.after.but(associations=tuple(links))
-        change = MemoryChange(
-            change.memory_id, Op.ADD, state, change.author, None, change.reason, self.verdict(p)
-        )
-        self._write(change)
-        self.out["added"].append(change.memory_id)
-        return change.memory_id
-
-    def _update(self, p: Proposal, memory_id: str, op: Op, **fields: Any) -> None:
-        current = self.tx.memories.get(self.ctx.agent, memory_id)
-        after = current.state.but(deep=True, **fields)
-        reason = p.reason or None
-        self._write(
-            MemoryChange(
-                memory_id, op, after, self.author(p), current.version, reason, self.verdict(p)
-            )
-        )
-
-    def apply(self, p: Proposal) -> None:
-        agent, tx = self.ctx.agent, self.tx
-        targets = tx.memories.get_many(agent, p.targets)
-        score = self.verdicts[p.id].score
-        if p.op in ("add", "insight"):
-            self._new(p, p.kind, p.sources, [])
-        elif p.op == "edit":
-            m = targets[0]
-            self._update(
-                p, m.id, Op.EDIT, text=p.text, score=score,
-                sources=tuple(dict.fromkeys((*m.sources, *p.sources))),
-            )  # fmt: skip
-            self.out["changed"].append(m.id)
-        elif p.op == "amend":
-            m = targets[0]
-            joined = changes.amend(m, p.text, author=self.author(p)).after.text
-            self._update(
-                p,
-                m.id,
-                Op.AMEND,
-                text=joined,
-                sources=tuple(dict.fromkeys((*m.sources, *p.sources))),
-            )
-            self.out["changed"].append(m.id)
-        elif p.op == "retract":
-            m = targets[0]
-            times = self._times(p)
-            self._update(
-                p,
-                m.id,
-                Op.RETRACT,
-                status=MemoryStatus.RETRACTED,
-                valid_to=max(times, default=now()),
-            )
-            self.out["retracted"].append(m.id)
-        elif p.op == "supersede":
-            old = targets[0]
-            new = self._new(p, old.kind, p.sources, [Association(old.id, "supersedes")])
-            start = min(self._times(p), default=now())
-            self._update(
-                p, old.id, Op.SUPERSEDE, status=MemoryStatus.SUPERSEDED, valid_to=start,
-                associations=(*old.associations, Association(new, "superseded_by")),
-            )  # fmt: skip
-            self.out["superseded"].append(old.id)
-        elif p.op == "merge":
-            sources = list(dict.fromkeys([s for m in targets for s in m.sources] + p.sources))
-            links = [Association(m.id, "merged_from") for m in targets]
-            new = self._new(p, targets[0].kind, sources, links)
-            for m in targets:
-                self._update(
-                    p, m.id, Op.MERGE, status=MemoryStatus.SUPERSEDED,
-                    associations=(*m.associations, Association(new, "merged_into")),
-                )  # fmt: skip
-                self.out["superseded"].append(m.id)
-        elif p.op == "link":
-            a, b = targets[0], targets[1]
-            kept = tuple(x for x in a.associations if x.id != b.id)
-            self._update(p, a.id, Op.LINK, associations=(*kept, Association(b.id, p.relation)))
-            self.out["changed"].append(a.id)
-        elif p.op == "park":
-            stamp = now()
-            thought = Thought(
-                id=content_id("th", agent, "parked", p.text, self.ctx.sleep_id),
-                agent=agent, kind=ThoughtKind.PARKED, text=p.text, created=stamp, updated=stamp,
-                sources=tuple(p.sources), meta={"created_by_sleep": self.ctx.sleep_id},
-            )  # fmt: skip
-            tx.thoughts.add([thought])
-            self.out["thoughts_parked"].append(thought.id)
-        elif p.op == "resolve" and p.thought:
-            note = p.text or p.reason or "answered by the conversation"
-            tx.thoughts.set_status(
-                agent, p.thought, ThoughtStatus.RESOLVED, sleep_id=self.ctx.sleep_id, note=note
-            )
-            self.out["thoughts_resolved"].append(p.thought)
 
 
 def run(
@@ -213,12 +57,29 @@ def run(
     """Apply the night; ``finish(tx, output)`` runs inside the same transaction."""
     proposals = {p.id: p for p in verified.proposals}
     verdicts = {v.proposal: v for v in verified.verdicts}
+    review = ctx.mind.config.review
     result: CommitOutput | None = None
     try:
         with ctx.store.write() as tx:
-            night = _Night(ctx, tx, verdicts)
+            night = Applier(
+                tx,
+                ctx.agent,
+                ctx.sleep_id,
+                author=lambda p: ctx.author("dream" if p.round == 0 else "reshape", p.role),
+                verdict=lambda p: verdict_json(p, verdicts[p.id]),
+                score=lambda p: verdicts[p.id].score,
+            )
+            queued: list[str] = []
             for pid in verified.accepted:
                 p = proposals[pid]
+                if review.mode(p.op) == "propose":
+                    item = queue_proposal(tx, ctx, p, verdicts[p.id])
+                    queued.append(item)
+                    verb = "would queue" if ctx.dry_run else "queued"
+                    ctx.note(
+                        "queued", f"{verb} {p.id} {p.describe()} for review ({item})", proposal=p.id
+                    )
+                    continue
                 try:
                     night.apply(p)
                 except SleepcycleError as exc:  # e.g. a memory edited by hand during the sleep
@@ -239,7 +100,10 @@ def run(
             if gathered.watermark[1] > tx.sleeps.watermark(ctx.agent):
                 tx.sleeps.set_watermark(ctx.agent, gathered.watermark[1])
             version = None
-            if persona.text is not None:
+            if persona.text is not None and review.persona == "propose":
+                queued.append(queue_persona(tx, ctx, persona))
+                ctx.note("queued", f"queued the persona update for review ({queued[-1]})")
+            elif persona.text is not None:
                 current = tx.persona.current(ctx.agent)
                 version = tx.persona.add(
                     ctx.agent,
@@ -250,6 +114,7 @@ def run(
                 ).version
             result = CommitOutput(
                 **night.out,
+                queued=queued,
                 thoughts_dreamt=dreamt,
                 episodes=len(gathered.episodes),
                 persona_version=version,
@@ -259,8 +124,8 @@ def run(
                 "summary",
                 ("dry run, nothing written: would add " if ctx.dry_run else "added ")
                 + f"{len(result.added)}, changed {len(result.changed)}, retracted "
-                f"{len(result.retracted)}, superseded {len(result.superseded)}; "
-                f"{len(gathered.episodes)} episodes consolidated",
+                f"{len(result.retracted)}, superseded {len(result.superseded)}, queued "
+                f"{len(queued)} for review; {len(gathered.episodes)} episodes consolidated",
             )
             if ctx.dry_run:
                 raise _DryRun

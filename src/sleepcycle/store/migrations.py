@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from ..errors import StoreError
 from ..times import format_time, now
 
-__all__ = ["MIGRATIONS", "apply_migrations", "split_sql"]
+__all__ = ["MIGRATIONS", "MIGRATIONS_TABLE", "apply_migrations", "split_sql"]
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -319,17 +319,46 @@ CREATE TABLE settings (
 """
 
 
+def m0002_review_queue(conn: sqlite3.Connection) -> None:
+    """Operations a sleep proposes for a person to approve or reject."""
+    _run(conn, _REVIEW)
+
+
+_REVIEW = """
+CREATE TABLE review_queue (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    agent TEXT NOT NULL REFERENCES agents(id),
+    sleep_id TEXT REFERENCES sleeps(id),
+    op TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
+    created TEXT NOT NULL,
+    decided_at TEXT,
+    decided_by TEXT,
+    note TEXT,
+    result TEXT
+);
+CREATE INDEX review_queue_agent_status ON review_queue (agent, status, seq);
+"""
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", m0001_initial),
+    ("0002_review_queue", m0002_review_queue),
 ]
+
+
+MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, applied_at TEXT NOT NULL)"
+)
 
 
 def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     """Bring the database up to date; returns the names applied. ``conn`` is in autocommit mode."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, applied_at TEXT NOT NULL)"
-    )
+    conn.execute(MIGRATIONS_TABLE)
     known = {name for name, _ in MIGRATIONS}
     applied_now: list[str] = []
     conn.execute("BEGIN IMMEDIATE")

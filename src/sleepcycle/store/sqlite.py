@@ -34,6 +34,7 @@ from .filters import EpisodeFilter, MemoryFilter
 from .memories import MemoryRepo
 from .migrations import apply_migrations
 from .persona import PersonaRepo
+from .review import ReviewRepo
 from .search import search_episodes, search_memories
 from .sleeps import SleepRepo
 from .thoughts import ThoughtRepo
@@ -57,6 +58,7 @@ class Tx:
         self.persona = PersonaRepo(conn)
         self.embeddings = EmbeddingRepo(conn)
         self.sleeps = SleepRepo(conn)
+        self.review = ReviewRepo(conn)
 
     def set_setting(self, key: str, value: str) -> None:
         self.conn.execute(
@@ -239,6 +241,10 @@ class Store:
     @property
     def sleeps(self) -> SleepRepo:
         return SleepRepo(self._reader())
+
+    @property
+    def review(self) -> ReviewRepo:
+        return ReviewRepo(self._reader())
 
     def setting(self, key: str) -> str | None:
         row = self._reader().execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()

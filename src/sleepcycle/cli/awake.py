@@ -12,15 +12,9 @@ from rich.table import Table
 from ..errors import InputError
 from ..ingest import Format
 from ..records import Role, ThoughtKind, ThoughtStatus
+from ..serialize import episode_json, thought_json
 from .context import State, parse_time_option, pass_state, read_text_arg
-from .output import (
-    console,
-    episode_json,
-    print_json,
-    progress_bar,
-    short_time,
-    thought_json,
-)
+from .output import console, print_json, progress_bar, short_time
 
 ROLES = [r.value for r in Role]
 

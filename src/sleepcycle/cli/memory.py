@@ -12,8 +12,9 @@ from rich.table import Table
 
 from ..changes import UNSET
 from ..records import Memory, MemoryKind, MemoryStatus
+from ..serialize import version_json
 from .context import State, parse_time_option, pass_state, read_text_arg
-from .output import console, memory_table, print_json, short_time, version_json
+from .output import console, memory_table, print_json, short_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 KINDS = [k.value for k in MemoryKind]

@@ -8,8 +8,9 @@ import click
 from rich.markup import escape
 
 from ..errors import InputError
+from ..serialize import persona_json
 from .context import State, pass_state, read_text_arg
-from .output import console, persona_json, print_json, short_time
+from .output import console, print_json, short_time
 
 
 @click.group()

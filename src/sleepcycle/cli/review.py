@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..records import ReviewItem, ReviewStatus
-from ..times import format_time
+from ..records import ReviewStatus
+from ..serialize import review_json
 from .context import State, pass_state
 from .output import console, print_json, short_time
-
-
-def item_json(item: ReviewItem) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "agent": item.agent,
-        "sleep": item.sleep_id,
-        "op": item.op,
-        "summary": item.summary,
-        "status": item.status.value,
-        "created": format_time(item.created),
-        "decided_at": format_time(item.decided_at) if item.decided_at else None,
-        "decided_by": item.decided_by,
-        "note": item.note,
-        "payload": dict(item.payload),
-        "result": dict(item.result) if item.result else None,
-    }
 
 
 @click.group()
@@ -44,7 +25,7 @@ def review_list(state: State, show_all: bool, as_json: bool) -> None:
     """The queue, oldest first (pending items unless --all)."""
     items = state.mind.review(status=None if show_all else ReviewStatus.PENDING)
     if as_json:
-        print_json([item_json(i) for i in items])
+        print_json([review_json(i) for i in items])
         return
     if not items:
         console.print("nothing waits for review")
@@ -67,7 +48,7 @@ def review_show(state: State, item_id: str, as_json: bool) -> None:
     """One item, with the sleep's verdict."""
     item = state.mind.review_item(item_id)
     if as_json:
-        print_json(item_json(item))
+        print_json(review_json(item))
         return
     console.print(f"[cyan]{item.id}[/] {item.op} from sleep {item.sleep_id} ({item.status.value})")
     console.print(escape(item.summary))
@@ -92,7 +73,7 @@ def review_approve(
     """Apply the item; the change is authored by you."""
     item = state.mind.approve(item_id, reason=reason, force=force)
     if as_json:
-        print_json(item_json(item))
+        print_json(review_json(item))
     else:
         console.print(f"approved {item.id}: {escape(item.summary)}")
 
@@ -106,7 +87,7 @@ def review_reject(state: State, item_id: str, reason: str | None, as_json: bool)
     """Decline the item; memory stays as it is."""
     item = state.mind.reject(item_id, reason=reason)
     if as_json:
-        print_json(item_json(item))
+        print_json(review_json(item))
     else:
         console.print(f"rejected {item.id}: {escape(item.summary)}")
 

@@ -18,6 +18,7 @@ import sleepcycle
 from sleepcycle import Config, Mind, MiniLMEmbedder
 from sleepcycle.config import SleepSettings
 from sleepcycle.models import ChatRequest, FunctionModel
+from sleepcycle.records import Outcome
 
 # One cluster holding everything, so every label is in one prompt.
 ONE_CLUSTER = SleepSettings(
@@ -179,3 +180,37 @@ def night(mind: Mind) -> None:
 
 def dump(value: Any) -> str:
     return json.dumps(value, indent=1, default=str)
+
+
+PROPOSE_ADDS = {
+    "add": "propose", "edit": "apply", "amend": "apply", "retract": "propose",
+    "merge": "apply", "persona": "propose",
+}  # fmt: skip
+
+
+def sleep_with_proposals(home: Path, embedder: MiniLMEmbedder) -> Mind:
+    mind = open_mind(
+        home,
+        embedder,
+        review=PROPOSE_ADDS,
+        dreamer=dreamer(
+            Intent("add", "Maya has a grey cat called Pixel.", sources=["Pixel, my grey cat"]),
+            Intent("retract", sources=["Pixel, my grey cat"], targets=["has a dog"]),
+            Intent(
+                "edit",
+                "Maya drinks green tea in the mornings.",
+                sources=["green tea"],
+                targets=["oat milk"],
+            ),
+        ),
+        verifier=verifier(),
+        foreground=persona_model(
+            {"action": "add", "line": "Maya has a grey cat called Pixel.", "new": "", "note": ""}
+        ),
+    )
+    mind.add("Maya has a dog.")
+    mind.add("Maya drinks oat milk flat whites.", kind="preference")
+    night(mind)
+    report = mind.sleep()
+    assert report.outcome is Outcome.DONE, report.sleep.error
+    return mind

@@ -8,43 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sleepcycle import ConflictError, InputError, MemoryStatus, Mind, MiniLMEmbedder
+from sleepcycle import ConflictError, InputError, MemoryStatus, MiniLMEmbedder
 from sleepcycle.cli import cli
-from sleepcycle.records import AuthorKind, Outcome, ReviewStatus
-from sleepkit import Intent, dreamer, night, open_mind, persona_model, verifier
-
-PROPOSE_ADDS = {
-    "add": "propose", "edit": "apply", "amend": "apply", "retract": "propose",
-    "merge": "apply", "persona": "propose",
-}  # fmt: skip
-
-
-def sleep_with_proposals(home: Path, embedder: MiniLMEmbedder) -> Mind:
-    mind = open_mind(
-        home,
-        embedder,
-        review=PROPOSE_ADDS,
-        dreamer=dreamer(
-            Intent("add", "Maya has a grey cat called Pixel.", sources=["Pixel, my grey cat"]),
-            Intent("retract", sources=["Pixel, my grey cat"], targets=["has a dog"]),
-            Intent(
-                "edit",
-                "Maya drinks green tea in the mornings.",
-                sources=["green tea"],
-                targets=["oat milk"],
-            ),
-        ),
-        verifier=verifier(),
-        foreground=persona_model(
-            {"action": "add", "line": "Maya has a grey cat called Pixel.", "new": "", "note": ""}
-        ),
-    )
-    mind.add("Maya has a dog.")
-    mind.add("Maya drinks oat milk flat whites.", kind="preference")
-    night(mind)
-    report = mind.sleep()
-    assert report.outcome is Outcome.DONE, report.sleep.error
-    return mind
+from sleepcycle.records import AuthorKind, ReviewStatus
+from sleepkit import sleep_with_proposals
 
 
 def test_proposed_operations_wait_and_stay_out_of_recall(

@@ -20,6 +20,8 @@ from .errors import ConfigError
 __all__ = [
     "DEFAULT_AGENT",
     "ROLES",
+    "ApiKey",
+    "ApiSettings",
     "Config",
     "DaemonSettings",
     "EmbeddingSettings",
@@ -205,6 +207,34 @@ class ProxySettings(_Section):
     )
 
 
+class ApiKey(_Section):
+    """One API key and the agents it may reach (``["*"]``: all)."""
+
+    name: str = Field(min_length=1, description="who holds it, for logs")
+    key: str | None = Field(None, min_length=16, description="the key itself")
+    key_env: str | None = Field(None, description="or: the environment variable holding it")
+    agents: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ApiKey:
+        if (self.key is None) == (self.key_env is None):
+            raise ValueError(f"api key {self.name!r} needs exactly one of key and key_env")
+        return self
+
+    def secret(self) -> str | None:
+        return self.key if self.key is not None else os.environ.get(self.key_env or "")
+
+
+class ApiSettings(_Section):
+    """The HTTP API and web page (``sleepcycle serve``)."""
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8788, ge=1, le=65535)
+    keys: list[ApiKey] = Field(
+        default_factory=list, description="API keys; without any, only loopback is served"
+    )
+
+
 class DaemonSettings(_Section):
     """When ``sleepcycle daemon`` puts the agent to sleep."""
 
@@ -245,6 +275,7 @@ class Config(_Section):
     review: ReviewSettings = ReviewSettings()
     proxy: ProxySettings = ProxySettings()
     daemon: DaemonSettings = DaemonSettings()
+    api: ApiSettings = ApiSettings()
 
     @field_validator("roles", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""``sleepcycle proxy`` and ``sleepcycle daemon``: the chat proxy, and the proxy with triggers."""
+"""``sleepcycle serve``, ``proxy`` and ``daemon``: the HTTP API and web page, the chat proxy,
+and the proxy with triggers."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def _server_extra() -> None:
         import uvicorn  # noqa: F401, PLC0415
     except ImportError:
         raise ConfigError(
-            "the proxy needs the server extra; install it: pip install 'sleepcycle[server]'"
+            "this command needs the server extra; install it: pip install 'sleepcycle[server]'"
         ) from None
 
 
@@ -62,4 +63,30 @@ def daemon(state: State, host: str | None, port: int | None) -> None:
     run_daemon(mind, host, port)
 
 
-COMMANDS = [proxy, daemon]
+@click.command()
+@click.option("--host", help="Address to listen on (default: api.host, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: api.port, 8788).")
+@pass_state
+def serve(state: State, host: str | None, port: int | None) -> None:
+    """Serve the HTTP API (/v1, described at /docs) and the web page (/) for every agent in
+    the home. Without [[api.keys]] in config.toml it only listens on loopback."""
+    _server_extra()
+    import uvicorn  # noqa: PLC0415
+
+    from ..api import create_server  # noqa: PLC0415
+    from ..api.auth import Gate  # noqa: PLC0415
+
+    mind = state.mind
+    settings = mind.config.api
+    host, port = host or settings.host, port or settings.port
+    gate = Gate(settings)
+    gate.check_host(host)
+    access = "open to loopback (no api keys)" if gate.open else f"{len(gate.keys)} api keys"
+    console.print(
+        f"sleepcycle on http://{host}:{port}/ (web page) and http://{host}:{port}/v1 "
+        f"(API, {access}); default agent {mind.agent}"
+    )
+    uvicorn.run(create_server(mind), host=host, port=port, log_level="warning")
+
+
+COMMANDS = [serve, proxy, daemon]

@@ -85,14 +85,22 @@ class Nights(MindBase):
         return self.store.review.get(self.agent, self.store.review.resolve(self.agent, item_id))
 
     def approve(
-        self, item_id: str, *, reason: str | None = None, force: bool = False
+        self,
+        item_id: str,
+        *,
+        reason: str | None = None,
+        force: bool = False,
+        by: str | None = None,
     ) -> ReviewItem:
-        """Apply a queued operation; the new version is authored by you (config ``user``)."""
-        return approve(self._mind(), item_id, reason=reason, force=force)
+        """Apply a queued operation; the new version is authored by the person ``by`` (config
+        ``user`` by default)."""
+        return approve(self._mind(), item_id, reason=reason, force=force, by=by)
 
-    def reject(self, item_id: str, *, reason: str | None = None) -> ReviewItem:
+    def reject(
+        self, item_id: str, *, reason: str | None = None, by: str | None = None
+    ) -> ReviewItem:
         """Decline a queued operation; later sleeps are told it was rejected."""
-        return reject(self._mind(), item_id, reason=reason)
+        return reject(self._mind(), item_id, reason=reason, by=by)
 
     def rollback(self, sleep_id: str, *, force: bool = False) -> RollbackReport:
         """Undo a sleep: restore what it changed (as new versions), reopen its episodes."""

@@ -98,10 +98,16 @@ def _journal(tx: Tx, item: ReviewItem, kind: str, text: str) -> None:
 
 
 def approve(
-    mind: Mind, item_id: str, *, reason: str | None = None, force: bool = False
+    mind: Mind,
+    item_id: str,
+    *,
+    reason: str | None = None,
+    force: bool = False,
+    by: str | None = None,
 ) -> ReviewItem:
-    """Apply a queued operation as a change by the person approving it."""
-    person = mind.config.user
+    """Apply a queued operation as a change by the person approving it (``by``; config
+    ``user`` by default)."""
+    person = by or mind.config.user
     with mind.store.write() as tx:
         item = _pending(tx, mind.agent, item_id)
         note = reason or f"approved review item {item.id} from sleep {item.sleep_id}"
@@ -161,9 +167,11 @@ def _approve_persona(
     return {"persona_version": version.version}
 
 
-def reject(mind: Mind, item_id: str, *, reason: str | None = None) -> ReviewItem:
+def reject(
+    mind: Mind, item_id: str, *, reason: str | None = None, by: str | None = None
+) -> ReviewItem:
     """Decline a queued operation; later sleeps are told it was rejected."""
-    person = mind.config.user
+    person = by or mind.config.user
     with mind.store.write() as tx:
         item = _pending(tx, mind.agent, item_id)
         tx.review.decide(mind.agent, item.id, ReviewStatus.REJECTED, by=person, note=reason)

@@ -1,0 +1,122 @@
+"""The HTTP API (``/v1``) and the web page (``/``), served by ``sleepcycle serve``.
+
+Every response to a failed request is JSON ``{"error": {"kind": ..., "message": ...}}`` with
+a status that says whose fault it was: 400 bad input, 401 no or unknown key, 403 a key that
+may not reach the agent, 404 no such item, 409 a conflict (a stale version, an agent already
+asleep), 422 a request that does not match the OpenAPI description, 502 a model that failed,
+500 anything else. No stack trace leaves the server; it goes to the server's log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ..config import ApiSettings
+from ..errors import (
+    ConflictError,
+    ModelError,
+    NotFoundError,
+    SleepcycleError,
+    UsageError,
+)
+from ..mind import Mind
+from .auth import Forbidden, Gate, Unauthorized
+from .deps import Hub
+from .memory_routes import router as memory_router
+from .sleep_routes import router as sleep_router
+from .sleeper import Sleeper
+
+__all__ = ["create_server", "error_response"]
+
+log = logging.getLogger("sleepcycle.api")
+
+STATUS: list[tuple[type[SleepcycleError], int]] = [
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (UsageError, 400),
+    (ModelError, 502),
+]
+
+
+def error_response(status: int, kind: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        {"error": {"kind": kind, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def _status_of(exc: SleepcycleError) -> int:
+    return next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    more = len(exc.errors()) - 3
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI:
+    """The API and web page over ``mind``'s store; ``mind.agent`` is the default agent."""
+    gate = Gate(settings or mind.config.api)
+    sleeper = Sleeper()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        sleeper.stop_all()
+
+    app = FastAPI(
+        title="sleepcycle",
+        version="1",
+        description=(
+            "Long-term memory for LLM agents: episodes, thoughts, recall, memories, the "
+            "persona, sleeps and their journals, and the review queue. Authenticate with "
+            "`Authorization: Bearer KEY` when the server has API keys."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.hub = Hub(mind, gate)
+    app.state.sleeper = sleeper
+
+    @app.exception_handler(SleepcycleError)
+    def _failure(request: Request, exc: SleepcycleError) -> JSONResponse:
+        status = _status_of(exc)
+        if status == 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return error_response(status, exc.kind, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(HTTPException)
+    def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+        return error_response(exc.status_code, kind, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s crashed", request.method, request.url.path)
+        return error_response(500, "internal", "internal error; the server's log has details")
+
+    @app.get("/v1/health", tags=["agents"])
+    def health() -> dict[str, Any]:
+        """Liveness, without authentication."""
+        return {"ok": True}
+
+    app.include_router(memory_router)
+    app.include_router(sleep_router)
+    return app

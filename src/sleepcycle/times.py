@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 __all__ = ["format_time", "now", "parse_time", "parse_time_or_none"]
 
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -25,7 +24,12 @@ def format_time(value: datetime) -> str:
     """Fixed-width UTC text for storage and files."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime(_FORMAT)
+    v = value.astimezone(UTC)
+    # Not strftime: its %Y does not pad years before 1000, and the width must stay fixed.
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond:06d}Z"
+    )
 
 
 def parse_time(value: str | int | float | datetime) -> datetime:
@@ -53,7 +57,10 @@ def parse_time(value: str | int | float | datetime) -> datetime:
             ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"time out of range: {value!r}; give a year from 1 to 9999") from None
 
 
 def parse_time_or_none(value: str | int | float | datetime | None) -> datetime | None:

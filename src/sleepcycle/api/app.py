@@ -75,7 +75,8 @@ def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with app.state.mcp.running():
+            yield
         sleeper.stop_all()
 
     app = FastAPI(
@@ -89,6 +90,9 @@ def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI
         lifespan=lifespan,
     )
     app.state.hub = Hub(mind, gate)
+    from ..mcp_server import mount as mount_mcp  # noqa: PLC0415
+
+    app.state.mcp = mount_mcp(app, app.state.hub)  # MCP over streamable HTTP at /mcp
     app.state.sleeper = sleeper
 
     @app.exception_handler(SleepcycleError)
@@ -109,7 +113,7 @@ def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI
 
     @app.exception_handler(Exception)
     def _crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s crashed", request.method, request.url.path)
+        log.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
         return error_response(500, "internal", "internal error; the server's log has details")
 
     @app.get("/v1/health", tags=["agents"])

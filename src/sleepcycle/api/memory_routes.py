@@ -3,7 +3,6 @@ the persona."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,6 +15,7 @@ from ..serialize import episode_json, persona_json, thought_json, version_json
 from .deps import author_of, mind_of
 from .schemas import (
     AmendBody,
+    ApiTime,
     EditBody,
     EpisodesBody,
     LinkBody,
@@ -45,8 +45,8 @@ def get_episodes(
     mind: MindDep,
     session: list[str] | None = Query(None),
     role: list[Role] | None = Query(None),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: ApiTime | None = None,
+    until: ApiTime | None = None,
     unconsolidated: bool = False,
     limit: int = Query(100, ge=1, le=10_000),
 ) -> list[dict[str, Any]]:
@@ -91,8 +91,8 @@ def recall(
     status: Statuses = None,
     role: list[Role] | None = Query(None),
     session: list[str] | None = Query(None),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: ApiTime | None = None,
+    until: ApiTime | None = None,
     mode: Mode = Mode.HYBRID,
 ) -> dict[str, Any]:
     """Hybrid recall (BM25 and vectors): hits with ids, scores, sources and the records."""
@@ -131,8 +131,8 @@ def get_memories(
     mind: MindDep,
     kind: list[MemoryKind] | None = Query(None),
     status: Statuses = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: ApiTime | None = None,
+    until: ApiTime | None = None,
     limit: int | None = Query(None, ge=1, le=100_000),
 ) -> list[dict[str, Any]]:
     memories = mind.memories(

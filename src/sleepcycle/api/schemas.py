@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..records import MemoryKind, ThoughtKind
+from ..times import parse_time
 
 __all__ = [
     "AmendBody",
+    "ApiTime",
     "EditBody",
     "EpisodesBody",
     "LinkBody",
@@ -25,6 +27,9 @@ __all__ = [
 ]
 
 Text = Field(min_length=1, max_length=20_000)
+
+# A time in UTC; one that cannot be one (out of range in UTC) is a 422, not a crash.
+ApiTime = Annotated[datetime, AfterValidator(parse_time)]
 
 
 class _Body(BaseModel):
@@ -50,8 +55,8 @@ class MemoryBody(_Body):
     kind: MemoryKind = MemoryKind.FACT
     tags: list[str] = Field(default_factory=list, max_length=50)
     sources: list[str] = Field(default_factory=list, max_length=200)
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: ApiTime | None = None
+    valid_to: ApiTime | None = None
     reason: str | None = Field(None, max_length=2000)
 
 
@@ -61,8 +66,8 @@ class EditBody(_Body):
     text: str | None = Field(None, min_length=1, max_length=20_000)
     kind: MemoryKind | None = None
     tags: list[str] | None = Field(None, max_length=50)
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: ApiTime | None = None
+    valid_to: ApiTime | None = None
     reason: str | None = Field(None, max_length=2000)
 
 

@@ -3,6 +3,7 @@ review decisions, API keys scoped to agents, and errors as JSON."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from sleepcycle import Mind, MiniLMEmbedder
 from sleepcycle.api import create_server
 from sleepcycle.cli import cli
 from sleepcycle.config import ApiSettings
+from sleepcycle.models import ChatRequest, FunctionModel
 from sleepcycle.records import AuthorKind
 from sleepkit import NIGHT, Intent, dreamer, open_mind, sleep_with_proposals
 
@@ -257,3 +259,29 @@ def test_serve_refuses_other_hosts_without_keys(home: Path) -> None:
     result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code != 0
     assert "without api keys" in result.output and "127.0.0.1" in result.output
+
+
+def test_one_sleep_at_a_time_and_wake_stops_it(home: Path, embedder: MiniLMEmbedder) -> None:
+    dreaming, release = threading.Event(), threading.Event()
+
+    def slow_dream(request: ChatRequest) -> dict[str, object]:
+        dreaming.set()
+        release.wait(30)
+        return {"operations": []}
+
+    mind = open_mind(home, embedder, dreamer=FunctionModel(slow_dream, model_id="slow"))
+    with TestClient(create_server(mind)) as client:
+        client.post("/v1/agents/maya/episodes", json={"messages": NIGHT})
+        first = client.post("/v1/agents/maya/sleeps", json={})
+        assert first.status_code == 202
+        assert dreaming.wait(30)
+        assert client.get("/v1/agents/maya/status").json()["asleep"] == first.json()["id"]
+        second = client.post("/v1/agents/maya/sleeps", json={})
+        assert second.status_code == 409 and second.json()["error"]["kind"] == "locked"
+        woken = client.post("/v1/agents/maya/wake", json={})
+        assert woken.json() == {"sleep": first.json()["id"]}
+        release.set()
+        sleep = wait_for_sleep(client, first.json()["id"])
+        assert sleep["outcome"] == "interrupted"
+        assert client.get("/v1/agents/maya/status").json()["unconsolidated"] == len(NIGHT)
+    mind.close()

@@ -73,6 +73,7 @@ def _register() -> None:
     from . import (  # noqa: PLC0415
         awake,
         files,
+        mcp,
         memory,
         overview,
         persona,
@@ -82,7 +83,7 @@ def _register() -> None:
         sleep,
     )
 
-    for module in (awake, memory, recall, files, persona, sleep, review, serve, overview):
+    for module in (awake, memory, recall, files, persona, sleep, review, serve, mcp, overview):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -94,27 +94,34 @@ def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI
 
     app.state.mcp = mount_mcp(app, app.state.hub)  # MCP over streamable HTTP at /mcp
     app.state.sleeper = sleeper
+    from ..web import error_page, mount  # noqa: PLC0415 - the web package imports api.deps
+
+    def respond(request: Request, status: int, kind: str, message: str) -> Response:
+        """JSON for the API (``/v1``, ``/mcp``), an HTML page for the web page."""
+        if request.url.path.startswith(("/v1", "/mcp")):
+            return error_response(status, kind, message)
+        return error_page(request, status, kind, message)
 
     @app.exception_handler(SleepcycleError)
-    def _failure(request: Request, exc: SleepcycleError) -> JSONResponse:
+    def _failure(request: Request, exc: SleepcycleError) -> Response:
         status = _status_of(exc)
         if status == 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
-        return error_response(status, exc.kind, str(exc))
+        return respond(request, status, exc.kind, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "invalid_request", _validation_message(exc))
+    def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return respond(request, 422, "invalid_request", _validation_message(exc))
 
     @app.exception_handler(HTTPException)
-    def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    def _http(request: Request, exc: HTTPException) -> Response:
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
-        return error_response(exc.status_code, kind, str(exc.detail))
+        return respond(request, exc.status_code, kind, str(exc.detail))
 
     @app.exception_handler(Exception)
-    def _crash(request: Request, exc: Exception) -> JSONResponse:
+    def _crash(request: Request, exc: Exception) -> Response:
         log.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
-        return error_response(500, "internal", "internal error; the server's log has details")
+        return respond(request, 500, "internal", "internal error; the server's log has details")
 
     @app.get("/v1/health", tags=["agents"])
     def health() -> dict[str, Any]:
@@ -123,4 +130,5 @@ def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI
 
     app.include_router(memory_router)
     app.include_router(sleep_router)
+    mount(app)  # the web page: / and /static
     return app

@@ -110,6 +110,7 @@ class Tools:
         return Caller(self.hub.gate.name_of(key), self.hub.gate.agents_for(key))
 
     def _default_agent(self, caller: Caller) -> str:
+        """The server's agent, or else the key's only agent."""
         base = self.hub.base.agent
         named = sorted((caller.agents or frozenset()) - {"*"})
         if caller.reaches(base) or not named:

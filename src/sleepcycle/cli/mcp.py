@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anyio
 import click
 
 from ..config import ApiSettings
@@ -39,9 +38,12 @@ def mcp(state: State, http: bool, host: str | None, port: int | None) -> None:
     if not http:
         if host or port:
             raise click.UsageError("--host and --port need --http")
+        import anyio  # noqa: PLC0415
+
         from ..mcp_server import create_mcp  # noqa: PLC0415
 
         mind = state.mind
+        # The client started this process as the user: no keys (the gate stays unused).
         server = create_mcp(Hub(mind, Gate(ApiSettings())), gated=False)
         click.echo(f"sleepcycle mcp for agent {mind.agent} on stdio ({mind.home})", err=True)
         anyio.run(server.run_stdio_async)

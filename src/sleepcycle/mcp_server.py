@@ -331,7 +331,7 @@ class HttpEndpoint:
                 self._manager = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refusal = self._refusal(scope)
+        refusal = self._unauthorized(scope)
         if refusal is not None:
             await refusal(scope, receive, send)
         elif self._manager is None:
@@ -341,7 +341,8 @@ class HttpEndpoint:
         else:
             await self._manager.handle_request(scope, receive, send)
 
-    def _refusal(self, scope: Scope) -> JSONResponse | None:
+    def _unauthorized(self, scope: Scope) -> JSONResponse | None:
+        """A 401 for a request without a known key, when the server has keys."""
         if self.gate.open:
             return None
         try:

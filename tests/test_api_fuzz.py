@@ -36,12 +36,14 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, embedder: MiniLMEmbedde
     mind.ingest_messages(NIGHT)
     mind.think("Ask how the move went")
     mind.sleep()
-    yield schemathesis.openapi.from_asgi("/openapi.json", create_server(mind))
+    app = create_server(mind)
+    yield schemathesis.openapi.from_asgi("/openapi.json", app, headers={"Host": "127.0.0.1"})
     mind.close()
 
 
 def check(case: schemathesis.Case) -> None:
-    response = case.call_and_validate(checks=[not_a_server_error])
+    # Without api keys the server answers only loopback names.
+    response = case.call_and_validate(base_url="http://127.0.0.1", checks=[not_a_server_error])
     assert "Traceback" not in response.text
     if response.status_code >= 400:
         error = response.json()["error"]

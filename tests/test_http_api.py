@@ -23,6 +23,7 @@ from sleepkit import NIGHT, Intent, dreamer, open_mind, sleep_with_proposals
 
 ALICE = "alice-key-0123456789"
 BOB = "bob-key-0123456789ab"
+LOCAL = "http://127.0.0.1"  # without api keys the server answers only loopback names
 KEYS = ApiSettings.model_validate(
     {
         "keys": [
@@ -41,7 +42,7 @@ def as_(key: str) -> dict[str, str]:
 def client(home: Path, embedder: MiniLMEmbedder) -> Iterator[TestClient]:
     with (
         sleepcycle.open(home, "maya", embedder=embedder) as mind,
-        TestClient(create_server(mind)) as c,
+        TestClient(create_server(mind), base_url=LOCAL) as c,
     ):
         yield c
 
@@ -135,7 +136,7 @@ def test_errors_are_json_with_a_kind_and_a_message(client: TestClient) -> None:
 def test_keys_scope_agents(home: Path, embedder: MiniLMEmbedder) -> None:
     with (
         sleepcycle.open(home, "maya", embedder=embedder) as mind,
-        TestClient(create_server(mind, settings=KEYS)) as client,
+        TestClient(create_server(mind, settings=KEYS), base_url=LOCAL) as client,
     ):
         created = client.post(
             "/v1/agents/maya/memories", json={"text": "Maya lives in Lisbon."}, headers=as_(ALICE)
@@ -169,7 +170,7 @@ def test_an_approved_proposal_is_recalled_and_authored_by_the_reviewer(
     home: Path, embedder: MiniLMEmbedder
 ) -> None:
     mind = sleep_with_proposals(home, embedder)
-    with TestClient(create_server(mind, settings=KEYS)) as client:
+    with TestClient(create_server(mind, settings=KEYS), base_url=LOCAL) as client:
         queue = client.get("/v1/agents/maya/review", headers=as_(ALICE)).json()
         assert sorted(i["op"] for i in queue) == ["add", "persona", "retract"]
         add = next(i for i in queue if i["op"] == "add")
@@ -216,7 +217,7 @@ def wait_for_sleep(client: TestClient, sleep_id: str) -> dict[str, object]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         sleep = client.get(f"/v1/agents/maya/sleeps/{sleep_id}").json()
-        if sleep["status"] not in ("pending", "running"):
+        if sleep["status"] not in ("running", "stopping"):
             return dict(sleep)
         time.sleep(0.05)
     raise AssertionError(f"sleep {sleep_id} did not finish")
@@ -230,7 +231,7 @@ def test_a_sleep_started_over_http_runs_and_can_be_rolled_back(
         embedder,
         dreamer=dreamer(Intent("add", "Maya lives in Alfama, Lisbon.", sources=["Alfama"])),
     )
-    with TestClient(create_server(mind)) as client:
+    with TestClient(create_server(mind), base_url=LOCAL) as client:
         client.post("/v1/agents/maya/episodes", json={"messages": NIGHT})
         started = client.post("/v1/agents/maya/sleeps", json={})
         assert started.status_code == 202, started.text
@@ -270,7 +271,7 @@ def test_one_sleep_at_a_time_and_wake_stops_it(home: Path, embedder: MiniLMEmbed
         return {"operations": []}
 
     mind = open_mind(home, embedder, dreamer=FunctionModel(slow_dream, model_id="slow"))
-    with TestClient(create_server(mind)) as client:
+    with TestClient(create_server(mind), base_url=LOCAL) as client:
         client.post("/v1/agents/maya/episodes", json={"messages": NIGHT})
         first = client.post("/v1/agents/maya/sleeps", json={})
         assert first.status_code == 202
@@ -285,3 +286,12 @@ def test_one_sleep_at_a_time_and_wake_stops_it(home: Path, embedder: MiniLMEmbed
         assert sleep["outcome"] == "interrupted"
         assert client.get("/v1/agents/maya/status").json()["unconsolidated"] == len(NIGHT)
     mind.close()
+
+
+def test_without_keys_only_loopback_names_are_answered(client: TestClient) -> None:
+    """A page on another site cannot reach an open server through DNS rebinding."""
+    rebound = client.get("/v1/agents/maya/memories", headers={"Host": "evil.example:8788"})
+    assert rebound.status_code == 403
+    assert "evil.example" in rebound.json()["error"]["message"]
+    for host in ("localhost:8788", "127.0.0.1", "[::1]:8788"):
+        assert client.get("/v1/agents", headers={"Host": host}).status_code == 200

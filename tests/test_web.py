@@ -26,6 +26,7 @@ from webkit import MISSING, chromium_path, running
 
 ALICE = "alice-key-0123456789"
 BOB = "bob-key-0123456789ab"
+LOCAL = "http://127.0.0.1"  # without api keys the server answers only loopback names
 KEYS = ApiSettings.model_validate(
     {
         "keys": [
@@ -211,7 +212,7 @@ def test_memory_text_is_escaped_and_pages_forbid_foreign_scripts(mind: Mind) -> 
     memory = mind.add(evil)
     mind.ingest_messages([{"role": "user", "content": "<img src=x onerror=alert(1)>"}])
     episode = mind.episodes()[0]
-    with TestClient(create_server(mind)) as client:
+    with TestClient(create_server(mind), base_url=LOCAL) as client:
         for url in (
             "/agents/maya/memories",
             f"/agents/maya/memories/{memory.id}",
@@ -231,7 +232,7 @@ def test_changes_need_htmx_or_this_sites_origin(home: Path, embedder: MiniLMEmbe
     mind = sleep_with_proposals(home, embedder)
     add = next(i for i in mind.review() if i.op == "add")
     retract = next(i for i in mind.review() if i.op == "retract")
-    with TestClient(create_server(mind)) as client:
+    with TestClient(create_server(mind), base_url=LOCAL) as client:
         approve = f"/agents/maya/review/{add.id}/approve"
         bare = client.post(approve, data={"reason": "forged"})
         assert bare.status_code == 403
@@ -244,9 +245,7 @@ def test_changes_need_htmx_or_this_sites_origin(home: Path, embedder: MiniLMEmbe
         assert mind.get_sleep().status.value == "done"
 
         # A plain form from this site (no JavaScript) works, and lands back on the queue.
-        form = client.post(
-            approve, data={}, headers={"Origin": "http://testserver"}, follow_redirects=False
-        )
+        form = client.post(approve, data={}, headers={"Origin": LOCAL}, follow_redirects=False)
         assert form.status_code == 303 and form.headers["location"] == "/agents/maya/review"
         htmx = client.post(
             f"/agents/maya/review/{retract.id}/reject",
@@ -265,7 +264,7 @@ def test_history_and_persona_show_diffs(mind: Mind) -> None:
     mind.retract(memory.id, reason="not sure any more")
     mind.set_persona("I am Maya's assistant.\nI keep answers short.")
     mind.set_persona("I am Maya's assistant.\nI answer in Portuguese when asked.")
-    with TestClient(create_server(mind)) as client:
+    with TestClient(create_server(mind), base_url=LOCAL) as client:
         page = client.get(f"/agents/maya/memories/{memory.id}").text
         assert "<del>oat milk flat whites</del><ins>green tea in the mornings</ins>" in page
         assert "Why: gave up coffee" in page and "Why: not sure any more" in page
@@ -278,7 +277,7 @@ def test_history_and_persona_show_diffs(mind: Mind) -> None:
 
 
 def test_errors_are_pages_on_the_web_and_json_on_the_api(mind: Mind) -> None:
-    with TestClient(create_server(mind)) as client:
+    with TestClient(create_server(mind), base_url=LOCAL) as client:
         missing = client.get("/agents/maya/memories/mem_nope")
         assert missing.status_code == 404 and missing.headers["content-type"].startswith(
             "text/html"
@@ -302,7 +301,7 @@ def test_errors_are_pages_on_the_web_and_json_on_the_api(mind: Mind) -> None:
 def test_without_a_key_pages_send_you_to_login(home: Path, embedder: MiniLMEmbedder) -> None:
     with (
         sleepcycle.open(home, "maya", embedder=embedder) as mind,
-        TestClient(create_server(mind, settings=KEYS)) as client,
+        TestClient(create_server(mind, settings=KEYS), base_url=LOCAL) as client,
     ):
         to_login = client.get("/agents/maya/memories?q=tea", follow_redirects=False)
         assert to_login.status_code == 303

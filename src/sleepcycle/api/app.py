@@ -10,7 +10,7 @@ asleep), 422 a request that does not match the OpenAPI description, 502 a model 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,7 +28,7 @@ from ..errors import (
     UsageError,
 )
 from ..mind import Mind
-from .auth import Forbidden, Gate, Unauthorized
+from .auth import Forbidden, Gate, Unauthorized, is_loopback
 from .deps import Hub
 from .memory_routes import router as memory_router
 from .sleep_routes import router as sleep_router
@@ -68,40 +68,23 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
-def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI:
-    """The API and web page over ``mind``'s store; ``mind.agent`` is the default agent."""
-    gate = Gate(settings or mind.config.api)
-    sleeper = Sleeper()
+def _host_name(header: str) -> str:
+    """The name in a Host header, without the port (``[::1]:8788`` -> ``::1``)."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with app.state.mcp.running():
-            yield
-        sleeper.stop_all()
 
-    app = FastAPI(
-        title="sleepcycle",
-        version="1",
-        description=(
-            "Long-term memory for LLM agents: episodes, thoughts, recall, memories, the "
-            "persona, sleeps and their journals, and the review queue. Authenticate with "
-            "`Authorization: Bearer KEY` when the server has API keys."
-        ),
-        lifespan=lifespan,
-    )
-    app.state.hub = Hub(mind, gate)
-    from ..mcp_server import mount as mount_mcp  # noqa: PLC0415
+def respond(request: Request, status: int, kind: str, message: str) -> Response:
+    """JSON for the API (``/v1``, ``/mcp``), an HTML page for the web page."""
+    if request.url.path.startswith(("/v1", "/mcp")):
+        return error_response(status, kind, message)
+    from ..web import error_page  # noqa: PLC0415 - the web package imports api.deps
 
-    app.state.mcp = mount_mcp(app, app.state.hub)  # MCP over streamable HTTP at /mcp
-    app.state.sleeper = sleeper
-    from ..web import error_page, mount  # noqa: PLC0415 - the web package imports api.deps
+    return error_page(request, status, kind, message)
 
-    def respond(request: Request, status: int, kind: str, message: str) -> Response:
-        """JSON for the API (``/v1``, ``/mcp``), an HTML page for the web page."""
-        if request.url.path.startswith(("/v1", "/mcp")):
-            return error_response(status, kind, message)
-        return error_page(request, status, kind, message)
 
+def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(SleepcycleError)
     def _failure(request: Request, exc: SleepcycleError) -> Response:
         status = _status_of(exc)
@@ -123,6 +106,59 @@ def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI
         log.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
         return respond(request, 500, "internal", "internal error; the server's log has details")
 
+
+def _loopback_names_only(app: FastAPI) -> None:
+    """Without keys, answer only requests addressed to a loopback name, so that a web page
+    elsewhere cannot reach the server through DNS rebinding."""
+
+    @app.middleware("http")
+    async def _check_host(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        host = _host_name(request.headers.get("host", ""))
+        if not is_loopback(host):
+            return respond(
+                request,
+                403,
+                "forbidden",
+                "this server has no api keys, so it answers only requests to 127.0.0.1 or "
+                f"localhost, not {host!r}; add [[api.keys]] to config.toml to serve others",
+            )
+        return await call_next(request)
+
+
+def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI:
+    """The API, MCP and the web page over ``mind``'s store; ``mind.agent`` is the default
+    agent."""
+    from ..mcp_server import mount as mount_mcp  # noqa: PLC0415 - needs the server extra
+    from ..web import mount as mount_web  # noqa: PLC0415 - the web package imports api.deps
+
+    gate = Gate(settings or mind.config.api)
+    sleeper = Sleeper()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with app.state.mcp.running():
+            yield
+        sleeper.stop_all()
+
+    app = FastAPI(
+        title="sleepcycle",
+        version="1",
+        description=(
+            "Long-term memory for LLM agents: episodes, thoughts, recall, memories, the "
+            "persona, sleeps and their journals, and the review queue. Authenticate with "
+            "`Authorization: Bearer KEY` when the server has API keys."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.hub = Hub(mind, gate)
+    app.state.sleeper = sleeper
+    app.state.mcp = mount_mcp(app, app.state.hub)  # MCP over streamable HTTP at /mcp
+    _handle_errors(app)
+    if gate.open:
+        _loopback_names_only(app)
+
     @app.get("/v1/health", tags=["agents"])
     def health() -> dict[str, Any]:
         """Liveness, without authentication."""
@@ -130,5 +166,5 @@ def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI
 
     app.include_router(memory_router)
     app.include_router(sleep_router)
-    mount(app)  # the web page: / and /static
+    mount_web(app)  # the web page: / and /static
     return app

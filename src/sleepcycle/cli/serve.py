@@ -83,8 +83,8 @@ def serve(state: State, host: str | None, port: int | None) -> None:
     gate.check_host(host)
     access = "open to loopback (no api keys)" if gate.open else f"{len(gate.keys)} api keys"
     console.print(
-        f"sleepcycle on http://{host}:{port}/ (web page) and http://{host}:{port}/v1 "
-        f"(API, {access}); default agent {mind.agent}"
+        f"sleepcycle on http://{host}:{port}/ (web page), /v1 (API, docs at /docs) and /mcp "
+        f"(MCP); {access}; default agent {mind.agent}"
     )
     uvicorn.run(create_server(mind), host=host, port=port, log_level="warning")
 

@@ -406,3 +406,31 @@ def test_a_model_failure_ends_the_sleep_as_failed_and_memory_untouched(
     assert again.outcome is Outcome.DONE and again.sleep.id != report.sleep.id
     assert "Maya has a grey cat called Pixel." in {m.text for m in fixed.memories()}
     fixed.close()
+
+
+def test_a_memory_takes_one_ending_change_a_night(home: Path, embedder: MiniLMEmbedder) -> None:
+    """A second retraction, or an edit, of a memory tonight already retracted is refused, so
+    the journal's accepted count is what the night did."""
+    mind = open_mind(
+        home,
+        embedder,
+        rounds=0,
+        dreamer=dreamer(
+            Intent("retract", sources=["Pixel, my grey cat"], targets=["has a dog"]),
+            Intent("retract", sources=["big window"], targets=["has a dog"]),
+            Intent(
+                "edit", "Maya has a cat.", sources=["Pixel, my grey cat"], targets=["has a dog"]
+            ),
+        ),
+    )
+    dog = mind.add("Maya has a dog.")
+    night(mind)
+    assert mind.sleep().outcome is Outcome.DONE
+    _, entries = mind.journal()
+    passed = [e.text for e in entries if e.kind == "passed"]
+    failed = [e.text for e in entries if e.kind == "failed"]
+    assert len(passed) == 1 and "retract" in passed[0]
+    assert len(failed) == 2 and all("already ended tonight (retract by" in f for f in failed)
+    assert [v.op.value for v in mind.history(dog.id)] == ["add", "retract"]
+    assert mind.get_sleep().stats["committed"]["retracted"] == [dog.id]
+    mind.close()

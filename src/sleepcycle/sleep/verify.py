@@ -83,13 +83,17 @@ _VERIFIER_SCHEMA: dict[str, Any] = {
 
 
 class _Checker:
-    """Code checks for one night: knows tonight's accepted texts to catch repeats."""
+    """Code checks for one night: knows tonight's accepted texts to catch repeats, and the
+    memories tonight's accepted proposals already change (one change per memory a night)."""
 
     def __init__(self, ctx: SleepContext, crunched: CrunchOutput):
         self.ctx = ctx
         self.clusters = {c.id: c for c in crunched.clusters}
         self.accepted: list[tuple[str, NDArray[np.float32]]] = []
         self.resolved: set[str] = set()
+        # memory id -> (the accepted proposal that ends or rewrites it tonight, its op)
+        self.ended: dict[str, tuple[str, str]] = {}
+        self.rewritten: dict[str, tuple[str, str]] = {}
 
     def cluster_episodes(self, cluster: str) -> list[str]:
         found = self.clusters.get(cluster)
@@ -121,6 +125,9 @@ class _Checker:
         return None
 
     def accept(self, p: Proposal) -> None:
+        taken = self.ended if p.op in _ENDS else self.rewritten if p.op == "edit" else {}
+        for target in p.targets:
+            taken.setdefault(target, (p.id, p.op))
         if p.op == "resolve" and p.thought:
             self.resolved.add(p.thought)
         elif p.text:
@@ -178,12 +185,29 @@ def _change_checks(p: Proposal, targets: list[Memory]) -> list[str]:
     return []
 
 
+_ENDS = ("retract", "supersede", "merge")
+
+
+def _night_conflicts(p: Proposal, checker: _Checker) -> list[str]:
+    """A memory tonight already ends takes no other change; one it rewrites takes no second
+    rewrite (links and amends stack)."""
+    for target in p.targets:
+        if p.op != "link" and target in checker.ended:
+            by, op = checker.ended[target]
+            return [f"memory {target} is already ended tonight ({op} by {by})"]
+        if p.op in (*_ENDS, "edit") and target in checker.rewritten:
+            by, op = checker.rewritten[target]
+            return [f"memory {target} is already rewritten tonight ({op} by {by})"]
+    return []
+
+
 def code_checks(ctx: SleepContext, p: Proposal, checker: _Checker) -> list[str]:
     """What is wrong with a proposal before any model looks at it (empty: nothing)."""
     targets = ctx.store.memories.get_many(ctx.agent, p.targets)
     problems = _shape_checks(ctx, p, targets) + _change_checks(p, targets)
     if p.op == "resolve" and p.thought in checker.resolved:
         problems.append("that thought is already resolved tonight")
+    problems += _night_conflicts(p, checker)
     if problems or not p.text or p.op in ("retract", "link"):
         return problems
     cited = p.sources or (checker.cluster_episodes(p.cluster) if p.op == "park" else [])

@@ -132,7 +132,9 @@ def demo(state: State, demo_dir: str | None) -> None:
         "\nExplore it yourself:\n"
         f"  sleepcycle --home {target} --agent maya journal\n"
         f"  sleepcycle --home {target} --agent maya recall 'Pixel' --in both\n"
-        f"  sleepcycle --home {target} --agent maya sleep    # nothing new: nothing to do"
+        f"  sleepcycle --home {target} --agent maya sleep    # nothing new: nothing to do\n"
+        f"  sleepcycle --home {target} --agent maya serve    # the journal and diff in a browser"
+        " (needs the server extra)"
     )
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "ReviewSettings",
     "RoleSettings",
     "SleepSettings",
+    "TrainSettings",
     "load_config",
     "resolve_agent",
     "resolve_home",
@@ -148,6 +149,37 @@ class SleepSettings(_Section):
         0.25, ge=0.0, le=1.0, description="share of persona lines one sleep may change"
     )
     reply_retries: int = Field(1, ge=0, le=5, description="asks again after an invalid reply")
+
+
+class TrainSettings(_Section):
+    """Learning in weights: a LoRA adapter on the foreground model, trained from memories
+    (``sleepcycle train``, or a stage of every sleep when ``after_sleep``)."""
+
+    after_sleep: bool = Field(False, description="train after every sleep that changed memory")
+    base: str | None = Field(
+        None,
+        description="the weights to train: a GGUF file or a Hugging Face model directory; "
+        "unset: the foreground model's GGUF",
+    )
+    pairs_per_memory: int = Field(4, ge=1, le=12, description="training questions per memory")
+    probes_per_memory: int = Field(1, ge=1, le=4, description="held-out probe questions")
+    max_memories: int = Field(200, ge=1, description="most recent active memories trained on")
+    replay: float = Field(
+        1.0, ge=0.0, le=4.0, description="general examples mixed in per memory example"
+    )
+    epochs: int = Field(5, ge=1, le=50)
+    learning_rate: float = Field(1e-3, gt=0.0, le=1.0)
+    rank: int = Field(16, ge=1, le=256, description="LoRA rank")
+    alpha: int = Field(32, ge=1, le=512, description="LoRA alpha")
+    batch_size: int = Field(8, ge=1, le=256)
+    threads: int = Field(0, ge=0, description="CPU threads for training; 0 = all cores")
+    seed: int = 7
+    min_gain: float = Field(
+        0.1, ge=0.0, le=1.0, description="least rise in probe accuracy that keeps an adapter"
+    )
+    retention_tolerance: float = Field(
+        0.05, ge=0.0, le=1.0, description="largest drop in retention accuracy that keeps it"
+    )
 
 
 class ResidencySettings(_Section):
@@ -271,6 +303,7 @@ class Config(_Section):
         default_factory=lambda: {r: RoleSettings(**d) for r, d in _ROLE_DEFAULTS.items()}
     )
     sleep: SleepSettings = SleepSettings()
+    train: TrainSettings = TrainSettings()
     residency: ResidencySettings = ResidencySettings()
     review: ReviewSettings = ReviewSettings()
     proxy: ProxySettings = ProxySettings()

@@ -133,7 +133,8 @@ def test_versions_are_append_only_and_memories_never_deleted(mind: Mind) -> None
 
 
 def test_an_older_store_is_migrated_when_it_opens(tmp_path: Path) -> None:
-    """A store written before the review queue existed gains it, and keeps its rows."""
+    """A store written before the review queue and adapters existed gains them, and keeps its
+    rows."""
     from sleepcycle.store import migrations
 
     conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
@@ -147,8 +148,19 @@ def test_an_older_store_is_migrated_when_it_opens(tmp_path: Path) -> None:
     Store.open(tmp_path / "s.db").close()
     conn = sqlite3.connect(tmp_path / "s.db")
     names = [row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY id")]
-    assert names == ["0001_initial", "0002_review_queue"]
-    assert columns(conn, "review_queue")
+    assert names == ["0001_initial", "0002_review_queue", "0003_adapters"]
+    assert columns(conn, "review_queue") and columns(conn, "adapter_activations")
     assert conn.execute("SELECT id FROM agents").fetchall() == [("maya",)]
     conn.close()
     assert dump_schema(tmp_path / "s.db") == SNAPSHOT.read_text()
+
+
+def test_adapter_activations_are_append_only(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s.db")
+    with store.write() as tx:
+        tx.ensure_agent("maya")
+        first = tx.adapters.activate("maya", None, by="user")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"), store.write() as tx:
+        tx.conn.execute("UPDATE adapter_activations SET by = 'x' WHERE seq = ?", (first.seq,))
+    assert store.adapters.current("maya") == first
+    store.close()

@@ -16,6 +16,9 @@ from typing import Any
 from .times import format_time, parse_time_or_none
 
 __all__ = [
+    "Activation",
+    "Adapter",
+    "AdapterStatus",
     "Association",
     "Author",
     "AuthorKind",
@@ -398,3 +401,46 @@ class ReviewItem:
     decided_by: str | None = None
     note: str | None = None
     result: Mapping[str, Any] | None = None
+
+
+class AdapterStatus(StrEnum):
+    """Where an adapter is: being trained, kept by the probe gate, rejected by it, or failed."""
+
+    TRAINING = "training"
+    KEPT = "kept"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    """A LoRA adapter trained for an agent on a base model, with the gate's report.
+
+    ``path`` is its directory relative to the home: the PEFT adapter and ``adapter.gguf``."""
+
+    id: str
+    agent: str
+    version: int
+    base: str
+    status: AdapterStatus
+    path: str
+    created: datetime
+    sleep_id: str | None = None
+    finished: datetime | None = None
+    report: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """One change of an agent's active adapter (``adapter_id`` None: the base model alone).
+
+    ``replaces`` is the activation it replaced, so rollback walks back one step at a time."""
+
+    seq: int
+    agent: str
+    adapter_id: str | None
+    at: datetime
+    by: str
+    reason: str | None = None
+    replaces: int | None = None

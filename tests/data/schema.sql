@@ -1,3 +1,6 @@
+-- index adapter_activations_agent
+CREATE INDEX adapter_activations_agent ON adapter_activations (agent, seq);
+
 -- index embedding_queue_agent
 CREATE INDEX embedding_queue_agent ON embedding_queue (agent, item_type, item_seq);
 
@@ -40,6 +43,35 @@ CREATE INDEX sleeps_agent_started ON sleeps (agent, started);
 
 -- index thoughts_agent_status
 CREATE INDEX thoughts_agent_status ON thoughts (agent, status, created);
+
+-- table adapter_activations
+CREATE TABLE adapter_activations (
+    seq INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL REFERENCES agents(id),
+    adapter_id TEXT REFERENCES adapters(id),
+    at TEXT NOT NULL,
+    by TEXT NOT NULL,
+    reason TEXT,
+    replaces INTEGER REFERENCES adapter_activations(seq)
+);
+
+-- table adapters
+CREATE TABLE adapters (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    agent TEXT NOT NULL REFERENCES agents(id),
+    version INTEGER NOT NULL,
+    base TEXT NOT NULL,
+    status TEXT NOT NULL
+        CHECK (status IN ('training', 'kept', 'rejected', 'failed')),
+    path TEXT NOT NULL,
+    sleep_id TEXT REFERENCES sleeps(id),
+    created TEXT NOT NULL,
+    finished TEXT,
+    report TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    UNIQUE (agent, version)
+);
 
 -- table agents
 CREATE TABLE agents (
@@ -306,6 +338,12 @@ CREATE TABLE thoughts (
     resolved_in TEXT REFERENCES sleeps(id),
     note TEXT
 );
+
+-- trigger adapter_activations_append_only
+CREATE TRIGGER adapter_activations_append_only BEFORE UPDATE ON adapter_activations
+BEGIN
+    SELECT RAISE(ABORT, 'adapter activations are append-only');
+END;
 
 -- trigger episodes_embedding_queue
 CREATE TRIGGER episodes_embedding_queue AFTER INSERT ON episodes

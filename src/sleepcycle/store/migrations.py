@@ -344,9 +344,51 @@ CREATE INDEX review_queue_agent_status ON review_queue (agent, status, seq);
 """
 
 
+def m0003_adapters(conn: sqlite3.Connection) -> None:
+    """LoRA adapters per agent, and the log of which one is active."""
+    _run(conn, _ADAPTERS)
+
+
+_ADAPTERS = """
+CREATE TABLE adapters (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    agent TEXT NOT NULL REFERENCES agents(id),
+    version INTEGER NOT NULL,
+    base TEXT NOT NULL,
+    status TEXT NOT NULL
+        CHECK (status IN ('training', 'kept', 'rejected', 'failed')),
+    path TEXT NOT NULL,
+    sleep_id TEXT REFERENCES sleeps(id),
+    created TEXT NOT NULL,
+    finished TEXT,
+    report TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    UNIQUE (agent, version)
+);
+
+CREATE TABLE adapter_activations (
+    seq INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL REFERENCES agents(id),
+    adapter_id TEXT REFERENCES adapters(id),
+    at TEXT NOT NULL,
+    by TEXT NOT NULL,
+    reason TEXT,
+    replaces INTEGER REFERENCES adapter_activations(seq)
+);
+CREATE INDEX adapter_activations_agent ON adapter_activations (agent, seq);
+
+CREATE TRIGGER adapter_activations_append_only BEFORE UPDATE ON adapter_activations
+BEGIN
+    SELECT RAISE(ABORT, 'adapter activations are append-only');
+END;
+"""
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", m0001_initial),
     ("0002_review_queue", m0002_review_queue),
+    ("0003_adapters", m0003_adapters),
 ]
 
 

@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from ..errors import StoreError
 from ..records import ItemType
 from ..times import format_time, now
+from .adapters import AdapterRepo
 from .embeddings import KIND_CODES, ROLE_CODES, STATUS_CODES, EmbeddingRepo
 from .episodes import EpisodeRepo
 from .filters import EpisodeFilter, MemoryFilter
@@ -59,6 +60,7 @@ class Tx:
         self.embeddings = EmbeddingRepo(conn)
         self.sleeps = SleepRepo(conn)
         self.review = ReviewRepo(conn)
+        self.adapters = AdapterRepo(conn)
 
     def set_setting(self, key: str, value: str) -> None:
         self.conn.execute(
@@ -245,6 +247,10 @@ class Store:
     @property
     def review(self) -> ReviewRepo:
         return ReviewRepo(self._reader())
+
+    @property
+    def adapters(self) -> AdapterRepo:
+        return AdapterRepo(self._reader())
 
     def setting(self, key: str) -> str | None:
         row = self._reader().execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()

@@ -123,23 +123,23 @@ def test_kill_during_commit_leaves_memory_consistent(home: Path, embedder: MiniL
     """A crash inside the commit transaction rolls it back whole; the rerun commits once."""
     mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=verifier())
     night(mind)
-    from sleepcycle.sleep import commit as commit_stage
+    from sleepcycle.sleep.apply import Applier
 
-    original = commit_stage._Night.apply
+    original = Applier.apply
     calls = {"n": 0}
 
-    def crash_after_two(self: commit_stage._Night, p: object) -> None:
+    def crash_after_two(self: Applier, p: object) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt("simulated crash inside the transaction")
         original(self, p)  # type: ignore[arg-type]
 
-    commit_stage._Night.apply = crash_after_two  # type: ignore[method-assign]
+    Applier.apply = crash_after_two  # type: ignore[method-assign]
     try:
         with pytest.raises(KeyboardInterrupt):
             mind.sleep()
     finally:
-        commit_stage._Night.apply = original  # type: ignore[method-assign]
+        Applier.apply = original  # type: ignore[method-assign]
     assert mind.memories() == []
     assert len(mind.episodes(unconsolidated=True)) == 7
     report = mind.sleep()

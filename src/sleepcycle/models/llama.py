@@ -64,12 +64,15 @@ class LlamaBackend:
         threads: int = 0,
         seed: int = 7,
         name: str | None = None,
+        lora_path: Path | None = None,
     ):
         self.path = path
         self.n_ctx = n_ctx
         self.threads = threads
         self.seed = seed
-        self.model_id = name or (path.stem if path else "SmolLM2-135M-Instruct.Q4_1")
+        self.lora_path = lora_path
+        base = name or (path.stem if path else "SmolLM2-135M-Instruct.Q4_1")
+        self.model_id = f"{base}+{lora_path.parent.name}" if lora_path else base
         self._llm: Any = None
         self._lock = threading.Lock()
 
@@ -93,6 +96,8 @@ class LlamaBackend:
         path = self.path or bundled_model_path()
         if not path.is_file():
             raise ModelError(f"no GGUF model at {path}; check models.<name>.path in config.toml")
+        if self.lora_path is not None and not self.lora_path.is_file():
+            raise ModelError(f"no LoRA adapter at {self.lora_path}; see `sleepcycle adapters list`")
         try:
             with _quiet_stderr():
                 self._llm = Llama(
@@ -101,9 +106,11 @@ class LlamaBackend:
                     n_threads=self.threads or None,
                     seed=self.seed,
                     verbose=False,
+                    lora_path=str(self.lora_path) if self.lora_path else None,
                 )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelError(f"cannot load {path}: {exc}") from None
+            adapter = f" with the adapter {self.lora_path}" if self.lora_path else ""
+            raise ModelError(f"cannot load {path}{adapter}: {exc}") from None
 
     def complete(self, request: ChatRequest) -> ChatReply:
         from llama_cpp.llama_grammar import LlamaGrammar  # noqa: PLC0415

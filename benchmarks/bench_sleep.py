@@ -1,6 +1,6 @@
 """Sleep benchmark: one sleep over the bundled sample chat, with the models the config names.
 
-    python benchmarks/bench_sleep.py                      # one run (~3 min on 2 cores)
+    python benchmarks/bench_sleep.py                      # one run (~2 min on 2 cores)
     python benchmarks/bench_sleep.py --runs 3             # three fresh homes, and the spread
     python benchmarks/bench_sleep.py --config my.toml     # roles on another model
     python benchmarks/bench_sleep.py --no-write           # print only
@@ -14,8 +14,9 @@ second sleep that should find nothing to do. Measured:
 1. wall time per stage (gather, crunch, dream, verify with its reshaping, persona, commit) and,
    from the sleep's call records, the model time inside each stage;
 2. model calls, tokens in and out, model time and invalid replies per role;
-3. proposals, rewrites, verdicts and what was committed; model calls and tokens per accepted
-   memory, or per proposal (with the acceptance rate) when nothing was accepted;
+3. proposals, rewrites, verdicts (with why the code checks failed them) and what was
+   committed; model calls and tokens per accepted proposal, or per proposal the dreamer made
+   (with the acceptance rate) when nothing was accepted;
 4. the share of the sleep's wall time spent outside model calls, as the sleep reports it
    (``report.summary["outside_models_share"]``, stage time), end to end around
    ``mind.sleep()``, and for a cold start that also loads the model (target: under 5%);
@@ -23,7 +24,9 @@ second sleep that should find nothing to do. Measured:
 
 Results are printed and written to ``docs/benchmarks.md`` between
 ``<!-- bench_sleep:start -->`` and ``<!-- bench_sleep:end -->``; the rest of that file
-belongs to other scripts.
+belongs to other scripts. A run whose sleep does not end done (a model that cannot be
+reached, say) is printed but nothing is written. ``CpuMeter`` (from ``bench_store.py``)
+records how busy other processes kept the CPU, since a sleep's time is mostly model time.
 """
 
 from __future__ import annotations
@@ -660,9 +663,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     failed = [(i, r) for i, r in enumerate(runs, start=1) if r.outcome != str(Outcome.DONE)]
     if failed:
         index, run = failed[0]
+        why = f": {run.error}" if run.error else ""
         raise SystemExit(
-            f"run {index} ended {run.outcome}: {run.error}; nothing written (fix the config, "
-            "or look at the home's journal: sleepcycle journal)"
+            f"run {index} ended {run.outcome}{why}; nothing written (the home's journal says "
+            f"more: sleepcycle --home {run.home} --agent {AGENT} journal)"
         )
     if not args.no_write:
         write_section(args.output, body)

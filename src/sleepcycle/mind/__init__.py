@@ -29,6 +29,7 @@ from .awake import Awake
 from .memories import Memories
 from .nights import Nights
 from .search import Search
+from .weights import Weights
 
 __all__ = ["Mind", "open"]
 
@@ -61,7 +62,7 @@ def open(
     return Mind(store, resolve_agent(agent), settings, root, model, models)
 
 
-class Mind(Awake, Memories, Search, Nights):
+class Mind(Awake, Memories, Search, Nights, Weights):
     """One agent's episodes, thoughts, memories, persona and sleeps."""
 
     def __init__(

@@ -19,18 +19,18 @@ from pydantic import BaseModel, ValidationError
 from ..config import ROLES, Config, ModelSettings
 from ..errors import ConfigError
 from ..residency import (
+    AdapterBinding,
     AlwaysLoaded,
     EmbeddedResidency,
-    LlamaRouterResidency,
-    OllamaResidency,
     Residency,
-    VllmResidency,
+    adapter_residency,
+    engine_residency,
 )
 from .base import Backend, ChatReply, ChatRequest, Message
 from .llama import LlamaBackend
 from .openai import OpenAIBackend
 
-__all__ = ["Models", "ReplyError", "RoleModel", "build_backend", "parse_reply"]
+__all__ = ["AdapterBinding", "Models", "ReplyError", "RoleModel", "build_backend", "parse_reply"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -126,17 +126,29 @@ class RoleModel:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def build_backend(name: str, settings: ModelSettings, home: Path) -> Backend:
-    """A backend for the model configured under ``[models.NAME]``."""
+def build_backend(
+    name: str, settings: ModelSettings, home: Path, adapter: AdapterBinding | None = None
+) -> Backend:
+    """A backend for the model configured under ``[models.NAME]``, with ``adapter`` applied."""
     if settings.engine == "llama":
         path = Path(settings.path).expanduser() if settings.path else None
         if path is not None and not path.is_absolute():
             path = home / path
-        return LlamaBackend(path, n_ctx=settings.n_ctx, threads=settings.threads)
+        return LlamaBackend(
+            path,
+            n_ctx=settings.n_ctx,
+            threads=settings.threads,
+            lora_path=adapter.gguf if adapter else None,
+        )
     assert settings.base_url and settings.model
+    if adapter is not None and settings.residency_kind not in ("vllm", "ollama"):
+        raise ConfigError(
+            f"models.{name} ({settings.residency_kind} residency) cannot serve a LoRA adapter; "
+            "serve it with vllm or ollama residency, or `sleepcycle adapters activate none`"
+        )
     return OpenAIBackend(
         settings.base_url,
-        settings.model,
+        adapter.served_name if adapter else settings.model,
         api_key_env=settings.api_key_env,
         structured_output=settings.structured_output,
         timeout=settings.timeout,
@@ -166,17 +178,39 @@ class Models:
             raise ConfigError(f"unknown role {sorted(unknown)[0]!r}; roles are {', '.join(ROLES)}")
         self._built: dict[str, Backend] = {}
         self._residencies: dict[str, Residency] = dict(residencies or {})
+        self.adapter: AdapterBinding | None = None
+
+    def view(self, adapter: AdapterBinding | None) -> Models:
+        """The same backends and residencies, with ``adapter`` on the foreground (one agent's
+        view: agents sharing a process share models but not adapters)."""
+        other = Models.__new__(Models)
+        other.config, other.home, other._overrides = self.config, self.home, self._overrides
+        other._built, other._residencies = self._built, self._residencies
+        other.adapter = adapter
+        return other
 
     def model_name(self, role: str) -> str:
-        return self.config.roles[role].model
+        """The model behind a role; the foreground with an adapter is ``NAME+ADAPTER``."""
+        name = self.config.roles[role].model
+        if role == "foreground" and self.adapter is not None and role not in self._overrides:
+            return f"{name}+{self.adapter.id}"
+        return name
+
+    def settings(self, name: str) -> ModelSettings | None:
+        """The ``[models.NAME]`` settings behind a model name (None for a role's own backend)."""
+        return self.config.models.get(name.split("+", 1)[0])
+
+    def _build(self, name: str) -> Backend:
+        if name not in self._built:
+            base, _, adapted = name.partition("+")
+            adapter = self.adapter if adapted else None
+            self._built[name] = build_backend(base, self.config.models[base], self.home, adapter)
+        return self._built[name]
 
     def backend(self, role: str) -> Backend:
         if role in self._overrides:
             return self._overrides[role]
-        name = self.model_name(role)
-        if name not in self._built:
-            self._built[name] = build_backend(name, self.config.models[name], self.home)
-        return self._built[name]
+        return self._build(self.model_name(role))
 
     def role(self, role: str) -> RoleModel:
         if role not in ROLES:
@@ -197,25 +231,19 @@ class Models:
     def _make_residency(self, name: str) -> Residency:
         if name.startswith("<"):  # a role given its own backend
             return AlwaysLoaded(self._overrides[name.strip("<>")].model_id)
-        settings = self.config.models[name]
+        settings = self.config.models[name.split("+", 1)[0]]
         kind = settings.residency_kind
         if kind == "embedded":
-            if name not in self._built:
-                self._built[name] = build_backend(name, settings, self.home)
-            backend = self._built[name]
+            backend = self._build(name)
             assert isinstance(backend, LlamaBackend)
             return EmbeddedResidency(backend)
         model = settings.model or name
         url = settings.control_url or (settings.base_url or "").removesuffix("/").removesuffix(
             "/v1"
         )
-        if kind == "llama-router":
-            return LlamaRouterResidency(url, model)
-        if kind == "ollama":
-            return OllamaResidency(url, model)
-        if kind == "vllm":
-            return VllmResidency(url, model, level=settings.sleep_level)
-        return AlwaysLoaded(model)
+        if "+" in name and self.adapter is not None:
+            return adapter_residency(kind, url, model, self.adapter)
+        return engine_residency(kind, url, model, level=settings.sleep_level)
 
     def close(self) -> None:
         for backend in self._built.values():

@@ -1,18 +1,24 @@
 """Model residency adapters: embedded llama.cpp, llama.cpp's router, Ollama, vLLM, always loaded."""
 
 from .always import AlwaysLoaded
-from .base import Residency, State, Status
+from .base import AdapterBinding, Residency, State, Status
 from .embedded import EmbeddedResidency, rss_mb
-from .http import LlamaRouterResidency, OllamaResidency, VllmResidency
+from .http import LlamaRouterResidency, OllamaResidency, VllmResidency, engine_residency
+from .lora import OllamaAdapterResidency, VllmLoraResidency, adapter_residency
 
 __all__ = [
+    "AdapterBinding",
     "AlwaysLoaded",
     "EmbeddedResidency",
     "LlamaRouterResidency",
+    "OllamaAdapterResidency",
     "OllamaResidency",
     "Residency",
     "State",
     "Status",
+    "VllmLoraResidency",
     "VllmResidency",
+    "adapter_residency",
+    "engine_residency",
     "rss_mb",
 ]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Residency", "State", "Status"]
+__all__ = ["AdapterBinding", "Residency", "State", "Status"]
 
 
 class State(StrEnum):
@@ -48,3 +49,19 @@ class Residency(Protocol):
     def wake(self) -> None:
         """Undo ``sleep`` (else: load)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterBinding:
+    """The LoRA adapter an agent's foreground serves: its GGUF (llama.cpp, Ollama) and its
+    PEFT directory (vLLM)."""
+
+    id: str
+    version: int
+    gguf: Path
+    peft: Path
+
+    @property
+    def served_name(self) -> str:
+        """The model name an engine serves the adapter under."""
+        return f"sleepcycle-{self.id.replace('_', '-')}"

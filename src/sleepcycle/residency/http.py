@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 
 from ..errors import ModelError
-from .base import State, Status
+from .always import AlwaysLoaded
+from .base import Residency, State, Status
 
 __all__ = ["LlamaRouterResidency", "OllamaResidency", "VllmResidency"]
 
@@ -146,3 +147,15 @@ class VllmResidency(_HttpResidency):
     def unload(self) -> None:
         if self.status().state is not State.SLEEPING:
             self.sleep()
+
+
+def engine_residency(kind: str, url: str, model: str, *, level: int = 1) -> Residency:
+    """The residency adapter of ``model`` on an engine of this residency ``kind`` at ``url``
+    (``always`` for hosted APIs that cannot be told to load or unload)."""
+    if kind == "llama-router":
+        return LlamaRouterResidency(url, model)
+    if kind == "ollama":
+        return OllamaResidency(url, model)
+    if kind == "vllm":
+        return VllmResidency(url, model, level=level)
+    return AlwaysLoaded(model)

@@ -1,0 +1,67 @@
+"""Learning in weights: training LoRA adapters from memories, and which one is served."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from ..records import Activation, Adapter
+from .base import MindBase
+
+if TYPE_CHECKING:
+    from ..train.session import TrainResult
+    from . import Mind
+
+__all__ = ["Weights"]
+
+
+class Weights(MindBase):
+    def _mind(self) -> Mind:
+        return cast("Mind", self)
+
+    def train(
+        self,
+        *,
+        progress: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> TrainResult:
+        """Train a LoRA adapter on the foreground model from verified memories and the
+        persona; keep and activate it only if the probes show it learned without forgetting.
+        Needs the ``train`` extra."""
+        from ..train.session import train  # noqa: PLC0415 - heavy, and the train extra
+
+        return train(self._mind(), progress=progress, stop=stop)
+
+    def adapters(self) -> list[Adapter]:
+        """This agent's adapters, newest first."""
+        return self.store.adapters.find(self.agent)
+
+    def adapter(self, ref: str) -> Adapter:
+        """An adapter by id, id prefix or version (``3`` or ``v3``)."""
+        return self.store.adapters.get(self.agent, self.store.adapters.resolve(self.agent, ref))
+
+    def active_adapter(self) -> Adapter | None:
+        current = self.store.adapters.current(self.agent)
+        if current is None or current.adapter_id is None:
+            return None
+        return self.store.adapters.get(self.agent, current.adapter_id)
+
+    def activations(self) -> list[Activation]:
+        """Every change of the active adapter, newest first."""
+        return self.store.adapters.activations(self.agent)
+
+    def activate_adapter(self, ref: str | None, *, reason: str | None = None) -> Adapter | None:
+        """Serve ``ref`` (None: the base model alone) from the next time the model loads."""
+        from ..train.session import activate  # noqa: PLC0415
+
+        adapter = self.adapter(ref) if ref is not None else None
+        activate(self._mind(), adapter.id if adapter else None, by=str(self.author), reason=reason)
+        return adapter
+
+    def rollback_adapter(self) -> Adapter | None:
+        """Go back to what was served before the latest activation; the adapter served now."""
+        from ..train.session import rollback  # noqa: PLC0415
+
+        rollback(self._mind(), by=str(self.author))
+        return self.active_adapter()

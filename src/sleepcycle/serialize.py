@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from .records import Episode, MemoryVersion, PersonaVersion, ReviewItem, Sleep, Thought
+from .records import (
+    Activation,
+    Adapter,
+    Episode,
+    MemoryVersion,
+    PersonaVersion,
+    ReviewItem,
+    Sleep,
+    Thought,
+)
 from .times import format_time
 
 __all__ = [
+    "activation_json",
+    "adapter_json",
     "episode_json",
     "persona_json",
     "review_json",
@@ -109,4 +120,41 @@ def sleep_json(s: Sleep) -> dict[str, Any]:
         "ended": format_time(s.ended) if s.ended else None,
         "error": s.error,
         "stats": dict(s.stats),
+    }
+
+
+def adapter_json(a: Adapter, *, active: bool = False, report: bool = False) -> dict[str, Any]:
+    """An adapter; its training report (dataset, probes, decision) only with ``report``."""
+    decision = a.report.get("decision") or {}
+    probes = a.report.get("probes") or {}
+    retention = a.report.get("retention") or {}
+    value: dict[str, Any] = {
+        "id": a.id,
+        "agent": a.agent,
+        "version": a.version,
+        "base": a.base,
+        "status": a.status.value,
+        "active": active,
+        "path": a.path,
+        "created": format_time(a.created),
+        "finished": format_time(a.finished) if a.finished else None,
+        "sleep": a.sleep_id,
+        "probes": {k: (probes.get(k) or {}).get("accuracy") for k in ("before", "after")},
+        "retention": {k: (retention.get(k) or {}).get("accuracy") for k in ("before", "after")},
+        "reasons": decision.get("reasons", []),
+        "error": a.error,
+    }
+    if report:
+        value["report"] = dict(a.report)
+    return value
+
+
+def activation_json(a: Activation) -> dict[str, Any]:
+    return {
+        "seq": a.seq,
+        "adapter": a.adapter_id,
+        "by": a.by,
+        "reason": a.reason,
+        "replaces": a.replaces,
+        "at": format_time(a.at),
     }

@@ -81,9 +81,11 @@ def _register() -> None:
         review,
         serve,
         sleep,
+        weights,
     )
 
-    for module in (awake, memory, recall, files, persona, sleep, review, serve, mcp, overview):
+    modules = (awake, memory, recall, files, persona, sleep, weights, review, serve, mcp, overview)
+    for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -61,7 +61,8 @@ def sleep_command(state: State, dry_run: bool, fresh: bool, as_json: bool) -> No
         if as_json:
             return
         elapsed = time.perf_counter() - started
-        label = {"start": "...", "done": "done", "resumed": "resumed from checkpoint"}[event]
+        labels = {"start": "...", "done": "done", "resumed": "resumed from checkpoint"}
+        label = labels.get(event, escape(event))  # the train stage says what it is doing
         err_console.print(f"[dim]{elapsed:6.1f}s[/] {stage} {label}")
 
     report = mind.sleep(dry_run=dry_run, fresh=fresh, progress=progress)

@@ -81,6 +81,7 @@ class Mind(Awake, Memories, Search, Nights, Weights):
         self.embedder = embedder
         self.models = models or Models(config, home)
         self.author = Author.user(config.user)
+        self.models = self.models.view(self.adapter_binding())
         if store.setting("embedding_model") != embedder.model_id:
             with store.write() as tx:
                 tx.embeddings.requeue_for(embedder.model_id)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from ..records import Activation, Adapter
+from ..residency import AdapterBinding
+from ..train import ADAPTER_GGUF, ADAPTER_PEFT
 from .base import MindBase
 
 if TYPE_CHECKING:
@@ -31,7 +33,9 @@ class Weights(MindBase):
         Needs the ``train`` extra."""
         from ..train.session import train  # noqa: PLC0415 - heavy, and the train extra
 
-        return train(self._mind(), progress=progress, stop=stop)
+        result = train(self._mind(), progress=progress, stop=stop)
+        self.refresh_adapter()
+        return result
 
     def adapters(self) -> list[Adapter]:
         """This agent's adapters, newest first."""
@@ -47,6 +51,25 @@ class Weights(MindBase):
             return None
         return self.store.adapters.get(self.agent, current.adapter_id)
 
+    def adapter_binding(self) -> AdapterBinding | None:
+        """Where the active adapter's files are (None: the base model alone)."""
+        active = self.active_adapter()
+        if active is None:
+            return None
+        root = self.home / active.path
+        return AdapterBinding(active.id, active.version, root / ADAPTER_GGUF, root / ADAPTER_PEFT)
+
+    def refresh_adapter(self) -> bool:
+        """Serve the adapter active in the store from now on (another process may have
+        trained or activated one); whether it changed. The previous adapter's embedded model
+        is closed."""
+        binding = self.adapter_binding()
+        if binding == self.models.adapter:
+            return False
+        self.models.drop(self.models.model_name("foreground"))
+        self.models = self.models.view(binding)
+        return True
+
     def activations(self) -> list[Activation]:
         """Every change of the active adapter, newest first."""
         return self.store.adapters.activations(self.agent)
@@ -57,6 +80,7 @@ class Weights(MindBase):
 
         adapter = self.adapter(ref) if ref is not None else None
         activate(self._mind(), adapter.id if adapter else None, by=str(self.author), reason=reason)
+        self.refresh_adapter()
         return adapter
 
     def rollback_adapter(self) -> Adapter | None:
@@ -64,4 +88,5 @@ class Weights(MindBase):
         from ..train.session import rollback  # noqa: PLC0415
 
         rollback(self._mind(), by=str(self.author))
+        self.refresh_adapter()
         return self.active_adapter()

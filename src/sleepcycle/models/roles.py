@@ -196,6 +196,16 @@ class Models:
             return f"{name}+{self.adapter.id}"
         return name
 
+    def drop(self, name: str) -> None:
+        """Close and forget the backend and residency of ``name`` (an adapter no longer
+        served); built again if asked for."""
+        if "+" not in name:
+            return
+        backend = self._built.pop(name, None)
+        self._residencies.pop(name, None)
+        if backend is not None:
+            backend.close()
+
     def settings(self, name: str) -> ModelSettings | None:
         """The ``[models.NAME]`` settings behind a model name (None for a role's own backend)."""
         return self.config.models.get(name.split("+", 1)[0])

@@ -96,6 +96,8 @@ def create_app(mind: Mind) -> FastAPI:
         if turns:
             mind.ingest_messages(turns, session=session)
         role = "sub" if asleep(mind.store, mind.agent) else "foreground"
+        if role == "foreground":
+            mind.refresh_adapter()  # a training or `sleepcycle adapters` may have changed it
         model = mind.models.role(role)
         users = [m for m in body.messages if m.get("role") == "user"]
         query = _text(users[-1].get("content")) if users else ""

@@ -221,6 +221,8 @@ def run_sleep(
         else:
             if outcome is not None:
                 _end(ctx, runner, SleepStatus.DONE, outcome, None)
+            if outcome is None and mind.config.train.after_sleep:
+                _train(ctx, runner)
         finally:
             _wake(ctx, swapper, runner)
     finally:
@@ -242,6 +244,39 @@ def _wake(ctx: SleepContext, swapper: Swapper, runner: _Runner) -> None:
         with ctx.store.write() as tx:
             tx.sleeps.journal_add(ctx.agent, ctx.take_entries())
     runner.progress("wake", "done")
+
+
+def _train(ctx: SleepContext, runner: _Runner) -> None:
+    """The optional train stage, after a committed sleep (``train.after_sleep``): memory is
+    already committed, so a failure here is journaled and the night's outcome stands. A kept
+    adapter is what the foreground loads on waking."""
+    ctx.stage = "train"
+    runner.progress("train", "start")
+    try:
+        from ..train.session import train  # noqa: PLC0415 - the train extra
+
+        result = train(
+            ctx.mind,
+            sleep_id=ctx.sleep_id,
+            ask=ctx.ask,
+            note=ctx.note,
+            progress=lambda text: runner.progress("train", text),
+            stop=ctx.stop_flag,
+        )
+    except ImportError as exc:
+        ctx.note(
+            "error", f"training needs the train extra ({exc}); pip install 'sleepcycle[train]'"
+        )
+    except Exception as exc:  # journaled; the night's memory is committed
+        ctx.note("error", f"training: {type(exc).__name__}: {exc}")
+    else:
+        version = f" v{result.adapter.version}" if result.adapter else ""
+        ctx.note("summary", f"training: adapter{version} {result.outcome}")
+    with ctx.store.write() as tx:
+        tx.sleeps.journal_add(ctx.agent, ctx.take_entries())
+    if ctx.mind.refresh_adapter():
+        ctx.models = ctx.mind.models
+    runner.progress("train", "done")
 
 
 def _cycle(ctx: SleepContext, runner: _Runner, swapper: Swapper) -> Outcome | None:

@@ -39,11 +39,11 @@ class Swapper:
         return self.ctx.models.model_names(*roles)
 
     def _memory(self, name: str) -> int:
-        settings = self.ctx.mind.config.models.get(name)
+        settings = self.ctx.models.settings(name)
         return settings.memory_mb if settings else 0
 
     def _priority(self, name: str) -> int:
-        settings = self.ctx.mind.config.models.get(name)
+        settings = self.ctx.models.settings(name)
         return settings.priority if settings else 0
 
     def _journal(self, text: str, **refs: object) -> None:
@@ -98,7 +98,8 @@ class Swapper:
         self._timed(name, verb, residency.wake if state is State.SLEEPING else residency.load)
 
     def _make_room(self, name: str, keep: set[str], budget: int) -> None:
-        others = [m for m in self.ctx.mind.config.models if m != name and self._loaded(m)]
+        known = set(self.ctx.mind.config.models) | self._names(DAY)  # with its adapter
+        others = [m for m in sorted(known) if m != name and self._loaded(m)]
         used = sum(self._memory(m) for m in others)
         need = self._memory(name)
         for victim in sorted((m for m in others if m not in keep), key=self._priority):
@@ -119,7 +120,7 @@ class Swapper:
         self.swapped = True
         night, sub = self._names(NIGHT), self._names(SUB)
         for name in sorted(self._names(DAY) - night - sub):
-            settings = self.ctx.mind.config.models.get(name)
+            settings = self.ctx.models.settings(name)
             self.release(name, settings.at_sleep if settings else "keep")
         for name in sorted(night):
             self.ensure(name, keep=night | sub)

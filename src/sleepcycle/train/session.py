@@ -30,6 +30,7 @@ from ..models import ChatRequest, LlamaBackend, Message, bundled_model_path
 from ..records import Activation, Adapter, AdapterStatus
 from ..sleep import lock
 from ..times import now
+from . import ADAPTER_GGUF, ADAPTER_PEFT
 from .gate import Decision, decide
 from .pairs import Ask, Pair, Source, pairs_for
 from .probes import Probe, ProbeResult, ask_probes, general_probes, replay_prompts
@@ -231,7 +232,7 @@ def _active_gguf(mind: Mind) -> tuple[Path | None, set[str]]:
     if current is None or current.adapter_id is None:
         return None, set()
     active = mind.store.adapters.get(mind.agent, current.adapter_id)
-    return mind.home / active.path / "adapter.gguf", set(active.report.get("learned", []))
+    return mind.home / active.path / ADAPTER_GGUF, set(active.report.get("learned", []))
 
 
 def train(
@@ -368,11 +369,11 @@ def _fit(
     say(f"training on {len(examples)} examples ({len(data.train)} from memories)")
     started = time.perf_counter()
     with load_base(base) as weights:
-        trained = train_lora(weights, examples, settings, out / "peft")
+        trained = train_lora(weights, examples, settings, out / ADAPTER_PEFT)
         load_seconds = weights.load_seconds
     if trained.stopped:
         raise Stopped
-    converted = convert_adapter(out / "peft", out / "adapter.gguf", base_gguf=base)
+    converted = convert_adapter(out / ADAPTER_PEFT, out / ADAPTER_GGUF, base_gguf=base)
     report["training"] = {
         "examples": trained.examples,
         "epochs": trained.epochs,
@@ -387,8 +388,8 @@ def _fit(
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     say("asking the probes again, with the new adapter")
-    learn_after = _probe(base, out / "adapter.gguf", learn, check)
-    keep_after = _probe(base, out / "adapter.gguf", keep, check)
+    learn_after = _probe(base, out / ADAPTER_GGUF, learn, check)
+    keep_after = _probe(base, out / ADAPTER_GGUF, keep, check)
     decision = decide(
         settings,
         learn_before=learn_before,

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..config import ROLES, Config, ModelSettings
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..residency import (
     AdapterBinding,
     AlwaysLoaded,
@@ -202,7 +202,15 @@ class Models:
         if "+" not in name:
             return
         backend = self._built.pop(name, None)
-        self._residencies.pop(name, None)
+        residency = self._residencies.pop(name, None)
+        if residency is not None and not isinstance(residency, EmbeddedResidency):
+            try:  # the engine serves it no more (vLLM unloads it, Ollama frees its memory)
+                residency.unload()
+            except ModelError:
+                pass  # an engine that is down holds nothing
+            close = getattr(residency, "close", None)
+            if close is not None:
+                close()
         if backend is not None:
             backend.close()
 

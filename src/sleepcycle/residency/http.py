@@ -97,7 +97,7 @@ class OllamaResidency(_HttpResidency):
     def status(self) -> Status:
         data = self._call("GET", "/api/ps") or {}
         for entry in data.get("models", []):
-            if self.model in (entry.get("name"), entry.get("model")):
+            if _tagged(self.model) in {_tagged(entry.get("name")), _tagged(entry.get("model"))}:
                 size = entry.get("size_vram") or entry.get("size")
                 return Status(State.LOADED, float(size) / 2**20 if size else None)
         return Status(State.UNLOADED)
@@ -107,6 +107,12 @@ class OllamaResidency(_HttpResidency):
 
     def unload(self) -> None:
         self._call("POST", "/api/generate", json={"model": self.model, "keep_alive": 0})
+
+
+def _tagged(name: object) -> str:
+    """Ollama names an untagged model ``NAME:latest``."""
+    text = str(name or "")
+    return text if ":" in text.rsplit("/", 1)[-1] else f"{text}:latest"
 
 
 class VllmResidency(_HttpResidency):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import httpx
+
 from ..errors import ConfigError, ModelError
 from .always import AlwaysLoaded
 from .base import AdapterBinding, Residency, State, Status
@@ -71,9 +73,21 @@ class OllamaAdapterResidency(OllamaResidency):
         self.base_model = base_model
         self.adapter = adapter
 
+    def _status_of(self, method: str, path: str, **kwargs: Any) -> int:
+        """The status code, for routes whose 404 is an answer; other errors are errors."""
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ModelError(f"{self.kind} at {self.url}: cannot reach {path} ({exc})") from None
+        if response.status_code not in (200, 404):
+            raise ModelError(
+                f"{self.kind} at {self.url}: {method} {path} answered "
+                f"{response.status_code}: {response.text[:200]}"
+            )
+        return response.status_code
+
     def _exists(self) -> bool:
-        response = self._client.post("/api/show", json={"model": self.model})
-        return response.status_code == 200
+        return self._status_of("POST", "/api/show", json={"model": self.model}) == 200
 
     def _create(self) -> None:
         try:
@@ -81,7 +95,7 @@ class OllamaAdapterResidency(OllamaResidency):
         except OSError as exc:
             raise ModelError(f"cannot read the adapter {self.adapter.gguf}: {exc}") from None
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        if self._client.head(f"/api/blobs/{digest}").status_code != 200:
+        if self._status_of("HEAD", f"/api/blobs/{digest}") != 200:
             self._call("POST", f"/api/blobs/{digest}", content=data)
         self._call(
             "POST",

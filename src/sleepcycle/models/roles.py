@@ -8,6 +8,7 @@ conversation) when a reply is not valid JSON for the schema.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -204,10 +205,9 @@ class Models:
         backend = self._built.pop(name, None)
         residency = self._residencies.pop(name, None)
         if residency is not None and not isinstance(residency, EmbeddedResidency):
-            try:  # the engine serves it no more (vLLM unloads it, Ollama frees its memory)
+            # The engine serves it no more; an engine that is down holds nothing.
+            with contextlib.suppress(ModelError):
                 residency.unload()
-            except ModelError:
-                pass  # an engine that is down holds nothing
             close = getattr(residency, "close", None)
             if close is not None:
                 close()

@@ -165,10 +165,10 @@ class TrainSettings(_Section):
     probes_per_memory: int = Field(1, ge=1, le=4, description="held-out probe questions")
     max_memories: int = Field(200, ge=1, description="most recent active memories trained on")
     replay: float = Field(
-        1.0, ge=0.0, le=4.0, description="general examples mixed in per memory example"
+        1.5, ge=0.0, le=4.0, description="general examples mixed in per memory example"
     )
     epochs: int = Field(5, ge=1, le=50)
-    learning_rate: float = Field(1e-3, gt=0.0, le=1.0)
+    learning_rate: float = Field(5e-4, gt=0.0, le=1.0)
     rank: int = Field(16, ge=1, le=256, description="LoRA rank")
     alpha: int = Field(32, ge=1, le=512, description="LoRA alpha")
     batch_size: int = Field(8, ge=1, le=256)

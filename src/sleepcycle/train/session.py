@@ -42,7 +42,7 @@ __all__ = ["TrainResult", "activate", "adapter_dir", "base_weights", "rollback",
 
 T = TypeVar("T", bound=BaseModel)
 Note = Callable[[str, str], None]
-REPLAY_TOKENS = 96
+REPLAY_TOKENS = 48
 
 
 @dataclass

@@ -79,7 +79,7 @@ def dreamer_reply(request: ChatRequest) -> dict[str, Any]:
     answer = re.search(r'answered by exactly "([^"]+)"', prompt)
     assert answer, prompt
     count = request.schema["properties"]["questions"]["minItems"] if request.schema else 3
-    return {"questions": QUESTIONS[answer.group(1)][:count]}
+    return {"questions": QUESTIONS.get(answer.group(1), [])[:count]}
 
 
 def verifier_reply(request: ChatRequest) -> dict[str, Any]:

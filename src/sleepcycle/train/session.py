@@ -217,11 +217,19 @@ def _fail_stale(mind: Mind) -> None:
 
 
 def _probe(
-    base: Path, adapter: Path | None, probes: list[Probe], check: Callable[[], None]
-) -> ProbeResult:
+    base: Path,
+    adapter: Path | None,
+    learn: list[Probe],
+    keep: list[Probe],
+    check: Callable[[], None],
+) -> tuple[ProbeResult, ProbeResult]:
+    """Both probe sets asked of one load of base (+ adapter)."""
     backend = LlamaBackend(base, lora_path=adapter, n_ctx=1024)
     try:
-        return ask_probes(backend, probes, check_stop=check)
+        return (
+            ask_probes(backend, learn, check_stop=check),
+            ask_probes(backend, keep, check_stop=check),
+        )
     finally:
         backend.close()
 
@@ -344,8 +352,7 @@ def _fit(
     learn = [p for s in new for p in data.probes[s]]
     keep = general_probes() + [p for s, ps in data.probes.items() if s not in new for p in ps]
     say(f"asking {len(learn) + len(keep)} probes of the model served now")
-    learn_before = _probe(base, active, learn, check)
-    keep_before = _probe(base, active, keep, check)
+    learn_before, keep_before = _probe(base, active, learn, keep, check)
     replay_count = round(settings.replay * len(data.train))
     plain = LlamaBackend(base, n_ctx=1024)
     try:
@@ -388,8 +395,7 @@ def _fit(
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     say("asking the probes again, with the new adapter")
-    learn_after = _probe(base, out / ADAPTER_GGUF, learn, check)
-    keep_after = _probe(base, out / ADAPTER_GGUF, keep, check)
+    learn_after, keep_after = _probe(base, out / ADAPTER_GGUF, learn, keep, check)
     decision = decide(
         settings,
         learn_before=learn_before,

@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import sleepcycle  # noqa: E402
+from report import write_section  # noqa: E402
 from sleepcycle import FunctionModel  # noqa: E402
 from sleepcycle.models import LlamaBackend  # noqa: E402
 from sleepcycle.residency import EmbeddedResidency, rss_mb  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench_proxy:start -->", "<!-- bench_proxy:end -->"
 CACHE = ROOT / "benchmarks" / ".cache"
 
 
@@ -124,7 +124,6 @@ def render(proxy: dict[str, Any], swap: dict[str, Any], command: str, took: floa
     met = "met" if proxy["p50"] <= 30 else "not met"
     return "\n".join(
         [
-            START,
             "## Chat proxy and model swaps (`benchmarks/bench_proxy.py`)",
             "",
             f"Command: `{command}`  ",
@@ -155,20 +154,8 @@ def render(proxy: dict[str, Any], swap: dict[str, Any], command: str, took: floa
             f"| {swap['load_ms']:.0f} | {swap['unload_ms']:.0f} | {swap['taken_mb']:.0f} | "
             f"{swap['freed_mb']:.0f} |",
             "",
-            END,
         ]
     )
-
-
-def write(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if START in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOCS.write_text(text)
 
 
 def main() -> None:
@@ -191,7 +178,7 @@ def main() -> None:
     command = "python benchmarks/bench_proxy.py " + shlex.join(sys.argv[1:])
     section = render(proxy, swap, command.strip(), time.perf_counter() - started)
     if args.write:
-        write(section)
+        write_section(DOCS, "bench_proxy", section)
         print(f"wrote the bench_proxy section of {DOCS}")
 
 

@@ -32,7 +32,6 @@ records how busy other processes kept the CPU, since a sleep's time is mostly mo
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shlex
 import shutil
@@ -51,6 +50,7 @@ from typing import Any
 
 import sleepcycle
 from bench_store import CpuMeter, machine, table
+from report import write_section
 from sleepcycle.config import CONFIG_FILE, DATABASE_FILE
 from sleepcycle.models.llama import bundled_model_path
 from sleepcycle.records import Outcome
@@ -66,9 +66,6 @@ DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 AGENT = "maya"
 SLEEP_ROLES = ("dreamer", "verifier", "reshaper", "foreground")  # the roles a sleep calls
 TARGET_OUTSIDE = 0.05
-START = f"<!-- {NAME}:start -->"
-END = f"<!-- {NAME}:end -->"
-HEADER = "# Benchmarks\n"
 
 
 def log(message: str) -> None:
@@ -596,29 +593,6 @@ def render(
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_section(path: Path, body: str, attempts: int = 5) -> None:
-    """Replace only our section; read late and swap atomically, since other scripts may be
-    writing their sections of the same file."""
-    block = f"{START}\n{body.rstrip()}\n{END}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(attempts):
-        before = path.read_text(encoding="utf-8") if path.exists() else None
-        text = before if before is not None else HEADER
-        first, last = text.find(START), text.find(END)
-        if first != -1 and last > first:
-            text = text[:first] + block + text[last + len(END) :]
-        else:
-            text = text.rstrip() + "\n\n" + block + "\n"
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.write_text(text, encoding="utf-8")
-        if (path.read_text(encoding="utf-8") if path.exists() else None) == before:
-            temp.replace(path)
-            return
-        temp.unlink()
-        time.sleep(0.2)
-    raise RuntimeError(f"{path} kept changing while writing; run again")
-
-
 # command line -----------------------------------------------------------------------------
 
 
@@ -669,7 +643,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"more: sleepcycle --home {run.home} --agent {AGENT} journal)"
         )
     if not args.no_write:
-        write_section(args.output, body)
+        write_section(args.output, NAME, body)
         log(f"wrote the {NAME} section of {args.output}")
 
 

@@ -52,6 +52,7 @@ from numpy.typing import NDArray
 
 import sleepcycle
 from datagen import MemoryStream, make_queries, make_turns
+from report import write_section
 from sleepcycle import changes
 from sleepcycle.config import Config, RecallSettings
 from sleepcycle.embed import Embedder, MiniLMEmbedder
@@ -965,28 +966,6 @@ def _render_recall(recalls: Sequence[RecallResult], settings: Config) -> list[st
     return out
 
 
-START = f"<!-- {NAME}:start -->"
-END = f"<!-- {NAME}:end -->"
-HEADER = """# Benchmarks
-
-Numbers measured by the scripts in `benchmarks/` (see `benchmarks/README.md`). Each script
-rewrites only its own section, between its `<!-- name:start -->` and `<!-- name:end -->`
-markers; everything else in this file is left alone.
-"""
-
-
-def write_section(path: Path, body: str) -> None:
-    block = f"{START}\n{body.rstrip()}\n{END}"
-    text = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    first, last = text.find(START), text.find(END)
-    if first != -1 and last > first:
-        text = text[:first] + block + text[last + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 # command line -------------------------------------------------------------------------------
 
 
@@ -1071,7 +1050,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     body = render(command, started, elapsed, meter.others(), ingest, builds, recalls)
     print(body)
     if args.write:
-        write_section(args.output, body)
+        write_section(args.output, NAME, body)
         log(f"wrote the {NAME} section of {args.output}")
 
 

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import sleepcycle
+from report import write_section
 from sleepcycle.config import CONFIG_FILE
 from sleepcycle.samples import sample_path
 
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- bench_train:start -->", "<!-- bench_train:end -->"
 AGENT = "maya"
 FACTS = [
     "Maya is a UX designer at Brightline Studio in Manchester.",
@@ -134,19 +134,6 @@ def render(measured: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    block = f"{START}\n{body.rstrip()}\n{END}"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    first, last = text.find(START), text.find(END)
-    if first != -1 and last > first:
-        text = text[:first] + block + text[last + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    temp.replace(path)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, default=ROOT / "benchmarks/.cache/bench-train")
@@ -158,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     body = render(measured)
     print(body)
     if not args.no_write:
-        write_section(args.output, body)
+        write_section(args.output, "bench_train", body)
 
 
 if __name__ == "__main__":

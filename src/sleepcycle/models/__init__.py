@@ -1,6 +1,14 @@
 """Chat models: the backend interface, embedded llama.cpp, OpenAI-compatible HTTP, and fakes."""
 
-from .base import Backend, ChatReply, ChatRequest, Message, request_hash, stream_reply
+from .base import (
+    Backend,
+    ChatReply,
+    ChatRequest,
+    Message,
+    key_seed,
+    request_hash,
+    stream_reply,
+)
 from .fake import FunctionModel, ScriptedModel
 from .llama import LlamaBackend, bundled_model_path
 from .openai import OpenAIBackend
@@ -20,6 +28,7 @@ __all__ = [
     "ScriptedModel",
     "build_backend",
     "bundled_model_path",
+    "key_seed",
     "parse_reply",
     "request_hash",
     "stream_reply",

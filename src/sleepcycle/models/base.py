@@ -14,7 +14,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Backend", "ChatReply", "ChatRequest", "Message", "request_hash", "stream_reply"]
+__all__ = [
+    "Backend",
+    "ChatReply",
+    "ChatRequest",
+    "Message",
+    "key_seed",
+    "request_hash",
+    "stream_reply",
+]
 
 Message = Mapping[str, str]  # {"role": ..., "content": ...}
 
@@ -62,6 +70,11 @@ def stream_reply(backend: Backend, request: ChatRequest) -> Iterator[str]:
         yield backend.complete(request).text
         return
     yield from stream(request)
+
+
+def key_seed(key: str) -> int:
+    """A sampling seed derived from a call's key: the same question gets the same sampling."""
+    return sum(ord(c) * (i + 1) for i, c in enumerate(key)) % 2**31
 
 
 def request_hash(request: ChatRequest) -> str:

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from ..config import SleepSettings
-from ..models import ChatReply, ChatRequest, Message, Models, ReplyError, request_hash
+from ..models import (
+    ChatReply,
+    ChatRequest,
+    Message,
+    Models,
+    ReplyError,
+    key_seed,
+    request_hash,
+)
 from ..records import Author, JournalEntry, SleepStatus
 from ..store import Store
 from ..times import now
@@ -92,7 +100,7 @@ class SleepContext:
     ) -> T:
         """A validated reply from ``role``, replayed if this sleep already got one."""
         model = self.models.role(role)
-        request = model.request(messages, schema, max_tokens=max_tokens, seed=_seed(key))
+        request = model.request(messages, schema, max_tokens=max_tokens, seed=key_seed(key))
         call_key = f"{self.stage}:{key}:{request_hash(request)}"
         cached = self.store.sleeps.call_reply(self.sleep_id, call_key)
         if cached is not None:
@@ -121,8 +129,3 @@ class SleepContext:
                 )
 
         return model.ask(request, parse, retries=self.settings.reply_retries, on_reply=record)
-
-
-def _seed(key: str) -> int:
-    """A seed derived from the call's key: the same question gets the same sampling."""
-    return sum(ord(c) * (i + 1) for i, c in enumerate(key)) % 2**31

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from ..errors import ConfigError, ModelError, SleepcycleError, UsageError
 from ..ids import random_id
-from ..models import ChatRequest, LlamaBackend, Message, bundled_model_path
+from ..models import ChatRequest, LlamaBackend, Message, bundled_model_path, key_seed
 from ..records import Activation, Adapter, AdapterStatus
 from ..sleep import lock
 from ..times import now
@@ -110,14 +110,13 @@ class _PlainAsk:
         parse: Callable[[str], T],
     ) -> T:
         model = self.mind.models.role(role)
-        seed = sum(ord(c) * (i + 1) for i, c in enumerate(key)) % 2**31
 
         def count(request: ChatRequest, reply: Any, error: str | None) -> None:
             self.calls += 1
             self.tokens += reply.tokens_in + reply.tokens_out
 
         return model.ask(
-            model.request(messages, schema, seed=seed),
+            model.request(messages, schema, seed=key_seed(key)),
             parse,
             retries=self.mind.config.sleep.reply_retries,
             on_reply=count,

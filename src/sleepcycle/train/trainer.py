@@ -13,13 +13,16 @@ trains on exactly the examples it is given.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import math
 import os
 import shutil
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,8 +129,9 @@ def load_base(path: Path) -> Base:
     started = time.perf_counter()
     options: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False, **extra}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **options)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **options)
+        with _quiet():
+            tokenizer = AutoTokenizer.from_pretrained(source, **options)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **options)
     except (OSError, ValueError, KeyError, NotImplementedError) as exc:
         raise ModelError(f"cannot load {path} for training: {exc}") from None
     if not getattr(tokenizer, "chat_template", None):
@@ -136,6 +140,17 @@ def load_base(path: Path) -> Base:
     model.requires_grad_(False)  # inference until train_lora() makes the adapter trainable
     cast(Any, model).eval()
     return Base(model, tokenizer, path, time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """No progress bars or deprecation warnings from transformers and PEFT on the user's
+    terminal (their GGUF progress bar is plain tqdm, which transformers' switch misses);
+    failures still arrive as exceptions."""
+    with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
 
 
 def _clear_quantizer(model: Any) -> None:
@@ -265,7 +280,9 @@ def train_lora(
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(settings.seed)
-            return _train(base, encoded, targets, settings, out_dir, progress, stop)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                return _train(base, encoded, targets, settings, out_dir, progress, stop)
     finally:
         torch.set_num_threads(threads)
 

@@ -199,6 +199,34 @@ def test_the_adapted_model_answers_a_paraphrase_the_base_cannot(
     assert "lora" not in " ".join(n for n, _ in base.model.named_modules())
 
 
+def test_keep_examples_hold_the_base_model(base: Base, tmp_path: Path) -> None:
+    """A keep example's loss is the KL divergence from the base model itself: a new adapter
+    starts as the base (LoRA B is zero), so the loss starts at zero and, its gradient being
+    zero up to rounding, distillation alone barely moves the adapter, while a learn example
+    trained the same way does."""
+    from safetensors.torch import load_file
+
+    def mean_b(out: Path) -> float:
+        weights = load_file(str(out / "adapter_model.safetensors"))
+        lora_b = [w.abs().mean() for name, w in weights.items() if "lora_B" in name]
+        return float(sum(lora_b)) / len(lora_b)
+
+    keep = [
+        Example.qa("What is the capital of France?", "The capital of France is Paris.", keep=True),
+        Example.qa("How many sides does a triangle have?", "A triangle has three.", keep=True),
+    ]
+    learn = [Example.qa(e.messages[0][1], "Pixel.") for e in keep]
+    settings = SETTINGS.model_copy(update={"epochs": 2, "batch_size": 2})
+    losses: list[float] = []
+    held = train_lora(
+        base, keep, settings, tmp_path / "keep", progress=lambda e, s, loss: losses.append(loss)
+    )
+    assert len(losses) == 2 and max(losses) < 1e-6
+    moved = train_lora(base, learn, settings, tmp_path / "learn")
+    assert moved.first_loss > 1.0
+    assert mean_b(held.out_dir) < mean_b(moved.out_dir) / 10
+
+
 def test_a_set_stop_event_saves_nothing(base: Base, tmp_path: Path) -> None:
     stop = threading.Event()
     stop.set()

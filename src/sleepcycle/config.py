@@ -165,7 +165,14 @@ class TrainSettings(_Section):
     probes_per_memory: int = Field(1, ge=1, le=4, description="held-out probe questions")
     max_memories: int = Field(200, ge=1, description="most recent active memories trained on")
     replay: float = Field(
-        1.5, ge=0.0, le=4.0, description="general examples mixed in per memory example"
+        2.5, ge=0.0, le=4.0, description="general examples mixed in per memory example"
+    )
+    keep_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=100.0,
+        description="weight of the distillation loss that holds the base model's answers "
+        "on the general examples",
     )
     epochs: int = Field(5, ge=1, le=50)
     learning_rate: float = Field(5e-4, gt=0.0, le=1.0)

@@ -185,9 +185,10 @@ def _dataset(mind: Mind, sources: list[Source], ask: Ask, note: Note) -> _Datase
 
 
 def _replay(backend: LlamaBackend, count: int) -> list[tuple[str, str]]:
-    """General requests answered by the base model itself (self-distillation)."""
+    """General requests answered by the base model itself, ``count`` of them: the shipped
+    prompts in order, taken again from the first when more are asked for than ship."""
     prompts = replay_prompts()[:count]
-    answers = []
+    answers: list[tuple[str, str]] = []
     for prompt in prompts:
         reply = backend.complete(
             ChatRequest(
@@ -199,7 +200,7 @@ def _replay(backend: LlamaBackend, count: int) -> list[tuple[str, str]]:
         )
         if reply.text.strip():
             answers.append((prompt, reply.text.strip()))
-    return answers
+    return [answers[i % len(answers)] for i in range(count)] if answers else []
 
 
 # the training -------------------------------------------------------------------------------
@@ -359,7 +360,7 @@ def _fit(
     finally:
         plain.close()
     examples = [Example.qa(p.question, p.answer) for p in data.train]
-    examples += [Example.qa(q, a) for q, a in replay]
+    examples += [Example.qa(q, a, keep=True) for q, a in replay]
     report["dataset"] = {
         "memories": len(data.probes),
         "new": len(new),

@@ -7,6 +7,14 @@ its end-of-turn token), trains LoRA on the q/k/v/o/gate/up/down projections with
 plain torch loop, and saves the adapter atomically. The base model is left as it was loaded,
 so it can train again; ``Base.close`` frees it.
 
+Two kinds of example. A *learn* example is trained with cross-entropy on its reply: the model
+should say it. A *keep* example (``keep=True``) is trained by distillation: on its reply's
+positions the adapted model's next-token distribution is pulled toward the base model's own
+(KL divergence, the base read through the same model with the adapter switched off), weighted
+by ``train.keep_weight``. Keeping the base's whole distribution on general requests holds
+what the model knew far better than cross-entropy on the base's greedy answers, which the
+adapter memorises while drifting everywhere else (docs/training.md has the measurements).
+
 What to train on (memory pairs, replay of general data) is the caller's choice; this module
 trains on exactly the examples it is given.
 """
@@ -61,6 +69,7 @@ class Example:
     loss is computed on."""
 
     messages: tuple[tuple[str, str], ...]
+    keep: bool = False  # distil the base model's distribution on the reply instead
 
     def __post_init__(self) -> None:
         roles = [role for role, _ in self.messages]
@@ -73,10 +82,12 @@ class Example:
             )
 
     @classmethod
-    def qa(cls, question: str, answer: str, system: str | None = None) -> Example:
+    def qa(
+        cls, question: str, answer: str, system: str | None = None, *, keep: bool = False
+    ) -> Example:
         """A one-turn example: ``question`` asked, ``answer`` replied."""
         head = (("system", system),) if system is not None else ()
-        return cls((*head, ("user", question), ("assistant", answer)))
+        return cls((*head, ("user", question), ("assistant", answer)), keep)
 
     @property
     def reply(self) -> str:
@@ -211,22 +222,64 @@ def _end_tokens(tokenizer: Any) -> set[int]:
     return {e for e in ends if e is not None}
 
 
+@dataclass(frozen=True)
+class _Encoded:
+    ids: list[int]
+    labels: list[int]
+    keep: bool
+
+
 def _batches(
-    encoded: Sequence[tuple[list[int], list[int]]], size: int, generator: torch.Generator
+    encoded: Sequence[_Encoded], size: int, generator: torch.Generator
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Shuffled mini-batches, right-padded; pads are masked out of attention and loss."""
     order = torch.randperm(len(encoded), generator=generator).tolist()
     for start in range(0, len(order), size):
         chosen = [encoded[i] for i in order[start : start + size]]
-        width = max(len(ids) for ids, _ in chosen)
+        width = max(len(e.ids) for e in chosen)
         ids = torch.zeros((len(chosen), width), dtype=torch.long)
         labels = torch.full((len(chosen), width), IGNORE, dtype=torch.long)
         mask = torch.zeros((len(chosen), width), dtype=torch.long)
-        for row, (tokens, targets) in enumerate(chosen):
-            ids[row, : len(tokens)] = torch.tensor(tokens)
-            labels[row, : len(targets)] = torch.tensor(targets)
-            mask[row, : len(tokens)] = 1
-        yield {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        for row, example in enumerate(chosen):
+            ids[row, : len(example.ids)] = torch.tensor(example.ids)
+            labels[row, : len(example.labels)] = torch.tensor(example.labels)
+            mask[row, : len(example.ids)] = 1
+        keep = torch.tensor([e.keep for e in chosen], dtype=torch.bool)
+        yield {"input_ids": ids, "labels": labels, "attention_mask": mask, "keep": keep}
+
+
+def _loss(model: Any, batch: dict[str, torch.Tensor], keep_weight: float) -> Any:
+    """Cross-entropy on learn rows' replies, plus ``keep_weight`` times the KL divergence from
+    the base model's next-token distribution on keep rows' replies (each a mean over its
+    tokens)."""
+    logits: torch.Tensor = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
+    ).logits[:, :-1]
+    targets = batch["labels"][:, 1:]
+    scored = targets != IGNORE
+    keep = batch["keep"][:, None]
+    learn, kept = scored & ~keep, scored & keep
+    loss = logits.new_zeros(())
+    if learn.any():
+        loss = loss + torch.nn.functional.cross_entropy(logits[learn], targets[learn])
+    if kept.any():
+        rows = batch["keep"]
+        with torch.no_grad(), model.disable_adapter():
+            base = model(
+                input_ids=batch["input_ids"][rows],
+                attention_mask=batch["attention_mask"][rows],
+                use_cache=False,
+            ).logits[:, :-1]
+        # In float64: in float32 the teacher's probabilities sum to 1 only within ~1e-7, a
+        # gradient of that size where there should be none, which Adam (scaling each step to
+        # the gradient's size) turns into real steps away from the base.
+        student = torch.log_softmax(logits[rows][kept[rows]].double(), dim=-1)
+        teacher = torch.log_softmax(base[kept[rows]].double(), dim=-1)
+        divergence = torch.nn.functional.kl_div(
+            student, teacher, log_target=True, reduction="batchmean"
+        )
+        loss = loss + keep_weight * divergence
+    return loss
 
 
 # training -------------------------------------------------------------------------------------
@@ -273,7 +326,7 @@ def train_lora(
     """
     if not examples:
         raise UsageError("no training examples; there is nothing to learn")
-    encoded = [encode(base.tokenizer, example) for example in examples]
+    encoded = [_Encoded(*encode(base.tokenizer, example), example.keep) for example in examples]
     targets = _target_modules(base.model)
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads or os.cpu_count() or 1)
@@ -305,7 +358,7 @@ def _target_modules(model: Any) -> tuple[str, ...]:
 
 def _train(
     base: Base,
-    encoded: list[tuple[list[int], list[int]]],
+    encoded: list[_Encoded],
     targets: tuple[str, ...],
     settings: TrainSettings,
     out_dir: Path,
@@ -350,7 +403,7 @@ def _train(
 
 def _loop(
     model: Any,
-    encoded: list[tuple[list[int], list[int]]],
+    encoded: list[_Encoded],
     settings: TrainSettings,
     progress: Progress | None,
     stop: threading.Event | None,
@@ -367,7 +420,7 @@ def _loop(
         for batch in _batches(encoded, settings.batch_size, generator):
             if stop is not None and stop.is_set():
                 return losses, step, True
-            loss = model(**batch, use_cache=False).loss
+            loss = _loss(model, batch, settings.keep_weight)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()

@@ -185,7 +185,7 @@ class TrainSettings(_Section):
         0.1, ge=0.0, le=1.0, description="least rise in probe accuracy that keeps an adapter"
     )
     retention_tolerance: float = Field(
-        0.05, ge=0.0, le=1.0, description="largest drop in retention accuracy that keeps it"
+        0.1, ge=0.0, le=1.0, description="largest drop in retention accuracy that keeps it"
     )
 
 

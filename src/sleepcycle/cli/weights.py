@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -13,6 +13,9 @@ from ..records import Adapter
 from ..serialize import activation_json, adapter_json
 from .context import State, pass_state
 from .output import console, err_console, print_json, short_time
+
+if TYPE_CHECKING:
+    from ..mind import Mind
 
 
 @click.command()
@@ -163,12 +166,7 @@ def adapters_activate(state: State, ref: str, reason: str | None, as_json: bool)
     """Serve adapter REF (v3, an id, or "none" for the base model alone) from the next load."""
     mind = state.mind
     adapter = mind.activate_adapter(None if ref == "none" else ref, reason=reason)
-    if as_json:
-        print_json(activation_json(mind.activations()[0]))
-    elif adapter is None:
-        console.print("serving the base model alone")
-    else:
-        console.print(f"serving adapter v{adapter.version} ({adapter.id})")
+    _served(mind, adapter, as_json, "")
 
 
 @adapters.command("rollback")
@@ -178,12 +176,17 @@ def adapters_rollback(state: State, as_json: bool) -> None:
     """Go back to what was served before the latest activation."""
     mind = state.mind
     adapter = mind.rollback_adapter()
+    _served(mind, adapter, as_json, "rolled back: ")
+
+
+def _served(mind: Mind, adapter: Adapter | None, as_json: bool, prefix: str) -> None:
+    """What is served now: the latest activation as JSON, or a line."""
     if as_json:
         print_json(activation_json(mind.activations()[0]))
     elif adapter is None:
-        console.print("rolled back: serving the base model alone")
+        console.print(f"{prefix}serving the base model alone")
     else:
-        console.print(f"rolled back: serving adapter v{adapter.version} ({adapter.id})")
+        console.print(f"{prefix}serving adapter v{adapter.version} ({adapter.id})")
 
 
 @adapters.command("log")

@@ -97,12 +97,11 @@ def base_weights(mind: Mind) -> Path:
 
 
 class _PlainAsk:
-    """``Ask`` for ``sleepcycle train``: the roles asked directly, tokens counted."""
+    """``Ask`` for ``sleepcycle train``: the roles asked directly (a sleep's ``ctx.ask`` also
+    records every call)."""
 
     def __init__(self, mind: Mind):
         self.mind = mind
-        self.calls = 0
-        self.tokens = 0
 
     def __call__(
         self,
@@ -113,16 +112,10 @@ class _PlainAsk:
         parse: Callable[[str], T],
     ) -> T:
         model = self.mind.models.role(role)
-
-        def count(request: ChatRequest, reply: Any, error: str | None) -> None:
-            self.calls += 1
-            self.tokens += reply.tokens_in + reply.tokens_out
-
         return model.ask(
             model.request(messages, schema, seed=key_seed(key)),
             parse,
             retries=self.mind.config.sleep.reply_retries,
-            on_reply=count,
         )
 
 

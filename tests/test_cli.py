@@ -95,6 +95,31 @@ def test_ingest_then_recall(sample: Path) -> None:
     assert {"id", "text", "score", "bm25", "cosine", "sources", "episode"} <= set(hits[0])
     table = run("recall", "Pixel the cat", "--in", "both")
     assert "recall: Pixel the cat" in table and "ep_" in table
+    assert table.rstrip().endswith(
+        "no memories yet: `sleepcycle sleep` turns this agent's 31 unconsolidated episodes "
+        "into memories; the hits above are episodes"
+    )
+
+
+def test_recall_says_why_no_memory_answered(sample: Path) -> None:
+    """No memories yet, or none that match: one line says so, and where the answer may be."""
+    assert run("recall", "Pixel") == (
+        "nothing recalled for 'Pixel'\nnothing recorded for this agent yet: `sleepcycle "
+        "ingest` a chat, then sleep\n"
+    )
+    run("ingest", str(sample))
+    out = run("recall", "Pixel the cat")
+    assert out == (
+        "nothing recalled for 'Pixel the cat'\nno memories yet: `sleepcycle sleep` turns this "
+        "agent's 31 unconsolidated episodes into memories; episodes do: `--in both` shows them\n"
+    )
+    run("memory", "add", "Maya prefers window seats on trains.")
+    out = run("recall", "Pixel the cat", "--mode", "bm25")
+    assert out.splitlines()[-1] == "no memory matched; episodes do: `--in both` shows them"
+    out = run("recall", "window seats")
+    assert "Maya prefers window seats" in out and "no memory" not in out
+    out = run("recall", "zyzzyva", "--in", "both", "--mode", "bm25")
+    assert out.splitlines() == ["nothing recalled for 'zyzzyva'", "no memory matched"]
 
 
 def test_memory_commands_end_to_end(sample: Path) -> None:
@@ -250,6 +275,78 @@ def test_demo_sleeps_on_a_fresh_home(tmp_path: Path) -> None:
     )
     assert refused.returncode == 2 and "is not a demo directory" in refused.stderr
     assert (tmp_path / "other" / "precious.txt").read_text() == "keep me"
+
+
+def test_a_demo_cut_off_by_a_crash_says_so_and_resumes(tmp_path: Path) -> None:
+    """A native crash mid-sleep (the AMX SIGSEGV of a -march=native llama.cpp build): the
+    status and sleeps commands say what happened, and running the demo again resumes it."""
+    import signal
+    import sqlite3
+    import time
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        "[sleep]\ncluster_size = 16\nmax_operations = 2\nreshape_rounds = 0\n"
+    )
+    env = {**os.environ, "SLEEPCYCLE_HOME": str(home), "COLUMNS": "250"}
+    script = Path(sys.executable).parent / "sleepcycle"
+    first = subprocess.Popen(
+        [str(script), "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    db = home / "demo" / "sleepcycle.db"
+    deadline = time.monotonic() + 300
+    while True:  # crash it once the dreamer is at work, as the AMX kernel did
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        if db.exists():
+            conn = sqlite3.connect(db, timeout=5)
+            try:
+                row = conn.execute(
+                    "SELECT 1 FROM sleep_stages WHERE stage = 'dream' AND status = 'running'"
+                ).fetchone()
+            except sqlite3.OperationalError:  # not migrated yet
+                row = None
+            finally:
+                conn.close()
+            if row:
+                break
+        time.sleep(0.2)
+    first.send_signal(signal.SIGSEGV)
+    out, _ = first.communicate(timeout=60)
+    assert first.returncode == -signal.SIGSEGV
+    assert "1. awake recorded 31 episodes" in out
+
+    demo = home / "demo"
+    at = [str(script), "--home", str(demo), "--agent", "maya"]
+    status = subprocess.run([*at, "status"], env=env, capture_output=True, text=True, check=True)
+    line = " ".join(status.stdout.split("unfinished", 1)[1].split())  # rich wraps long lines
+    assert re.search(
+        r"sleep slp_\w+ crashed during dream at .+: process \d+ on .+ died of "
+        r"Segmentation fault in .+; `sleepcycle sleep` resumes it",
+        line,
+    ), line
+    listing = subprocess.run([*at, "sleeps"], env=env, capture_output=True, text=True, check=True)
+    assert "running (process gone)" in listing.stdout
+    assert "`sleepcycle sleep` resumes it" in " ".join(listing.stdout.split())
+
+    second = subprocess.run([str(script), "demo"], env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    out = second.stdout
+    assert "already recorded by the last demo, whose sleep slp_" in out
+    assert re.search(r"resume sleep slp_\w+ crashed during dream", out), out
+    assert "resume finished stages up to crunch kept" in out
+    assert re.search(r"sleep slp_\w+ \(maya\): done", out), out
+    assert "interrupted: sleep slp_" in out and "31 episodes consolidated" in out
+    journal = json.loads(
+        subprocess.run(
+            [*at, "journal", "--json"], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    )
+    kinds = [e["kind"] for e in journal["entries"] if e["stage"] == "resume"]
+    assert kinds == ["interrupted", "resumed"] and journal["interrupted"] is None
+    (cut,) = [e for e in journal["entries"] if e["kind"] == "interrupted"]
+    assert cut["refs"]["cause"] == "crashed" and cut["refs"]["stage"] == "dream"
+    assert journal["summary"]["interruptions"] == [cut["text"]]
 
 
 def test_user_text_is_printed_literally() -> None:

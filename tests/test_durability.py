@@ -42,6 +42,9 @@ SCRIPT = textwrap.dedent(
     def judge(text):
         n = int(marker.read_text()) if marker.exists() else 0
         marker.write_text(str(n + 1))
+        if n + 1 == {crash_at}:
+            import ctypes
+            ctypes.string_at(0)  # a native crash, as a model engine's SIGSEGV
         time.sleep({pause} if n + 1 >= {hang_at} else 0.05)
         return 1
 
@@ -53,9 +56,13 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def start_sleep(home: Path, *, hang_at: int, pause: float) -> subprocess.Popen[str]:
+def start_sleep(
+    home: Path, *, hang_at: int, pause: float, crash_at: int = 0
+) -> subprocess.Popen[str]:
     script = home / "sleeper.py"
-    script.write_text(SCRIPT.format(tests=str(TESTS), hang_at=hang_at, pause=pause))
+    script.write_text(
+        SCRIPT.format(tests=str(TESTS), hang_at=hang_at, pause=pause, crash_at=crash_at)
+    )
     return subprocess.Popen(
         [sys.executable, str(script), str(home)],
         stdout=subprocess.PIPE,
@@ -115,7 +122,51 @@ def test_kill_9_mid_stage_then_resume(home: Path, embedder: MiniLMEmbedder) -> N
     assert mind.episodes(unconsolidated=True) == []
     (only,) = mind.sleeps()
     assert only.id == report.sleep.id and only.status is SleepStatus.DONE
+    # The journal says the run was cut off, where, and what the resume kept.
+    _, entries = mind.journal()
+    (cut,) = [e for e in entries if e.kind == "interrupted"]
+    assert cut.stage == "resume" and cut.refs["cause"] == "ended"
+    assert cut.refs["stage"] == "verify" and cut.refs["pid"] == proc.pid
+    assert f"sleep {only.id} was cut off during verify" in cut.text
+    assert f"process {proc.pid}" in cut.text and "ended without finishing" in cut.text
+    (resumed,) = [e for e in entries if e.kind == "resumed"]
+    assert "finished stages up to dream kept" in resumed.text
+    assert "2 model calls of verify replayed" in resumed.text
+    assert entries.index(cut) < entries.index(resumed) < len(entries) - 1
+    assert report.summary["interruptions"] == [cut.text]
+    assert mind.interrupted() is None
     assert mind.sleep().outcome is Outcome.NOTHING_TO_DO
+    mind.close()
+
+
+def test_a_native_crash_is_named_when_the_sleep_resumes(
+    home: Path, embedder: MiniLMEmbedder
+) -> None:
+    """A SIGSEGV in native code (as llama.cpp's AMX kernel gave) kills the process with no
+    Python exception; its traceback goes to a crash log, which the resume reads."""
+    setup = open_mind(home, embedder)
+    night(setup)
+    setup.close()
+    proc = start_sleep(home, hang_at=99, pause=0, crash_at=2)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGSEGV, err
+    logs = list((home / "crashes").glob("*.log"))
+    assert len(logs) == 1 and "Segmentation fault" in logs[0].read_text()
+
+    mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=verifier())
+    gap = mind.interrupted()
+    assert gap is not None and gap.cause == "crashed" and gap.stage == "verify"
+    assert gap.detail is not None and gap.detail.startswith("Segmentation fault in ")
+    assert gap.detail.endswith("ctypes/__init__.py:string_at")  # the innermost Python frame
+    assert mind.status()["interrupted"] == gap.summary
+    assert "crashed during verify" in gap.summary and str(logs[0]) in gap.summary
+    assert mind.memories() == []
+    report = mind.sleep()
+    assert report.outcome is Outcome.DONE and len(mind.memories()) == 4
+    _, entries = mind.journal()
+    (cut,) = [e for e in entries if e.kind == "interrupted"]
+    assert cut.text == gap.summary and cut.refs["crash_log"] == str(logs[0])
+    assert mind.interrupted() is None
     mind.close()
 
 
@@ -176,6 +227,9 @@ def test_wake_stops_at_a_safe_point_and_the_next_sleep_resumes(
 
     second_verifier = verifier()
     mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=second_verifier)
+    gap = mind.interrupted()
+    assert gap is not None and gap.cause == "woken" and gap.sleep_id == report.sleep.id
+    assert "was stopped by a wake request during verify" in gap.summary
     resumed = mind.sleep()
     assert resumed.sleep.id == report.sleep.id and resumed.outcome is Outcome.DONE
     assert len(second_verifier.requests) == 3  # the first verdict was replayed

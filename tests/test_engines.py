@@ -46,6 +46,60 @@ def test_embedded_model_replies_in_valid_json() -> None:
     assert not backend.loaded
 
 
+@pytest.mark.parametrize(
+    ("features", "setting", "expected"),
+    [
+        ({"AVX2": "1", "AMX_INT8": "1"}, "auto", False),  # a native build on an AMX CPU
+        ({"AVX2": "1", "REPACK": "1"}, "auto", True),  # the portable build, any CPU
+        ({"AVX2": "1", "AMX_INT8": "1"}, "on", True),
+        ({"AVX2": "1"}, "off", False),
+    ],
+)
+def test_the_backend_passes_use_extra_bufts_by_the_cpu_backend(
+    monkeypatch: pytest.MonkeyPatch, features: dict[str, str], setting: str, expected: bool
+) -> None:
+    """pip's default build of llama-cpp-python is -march=native; on a CPU with AMX its AMX
+    kernel crashes (SIGSEGV in ggml_backend_amx_mul_mat) on the bundled model, so the model is
+    loaded without extra buffer types where the CPU backend reports AMX. Most machines cannot
+    show the crash; this pins the parameters the backend gives llama.cpp."""
+    import llama_cpp.llama_cpp as lib
+
+    from sleepcycle.models import llama
+
+    monkeypatch.setattr(llama, "cpu_features", lambda: features)
+    backend = LlamaBackend(repack=setting)  # type: ignore[arg-type]
+    try:
+        backend.load()  # loading only: a native AMX build crashes when it computes
+        assert backend._llm.model_params.use_extra_bufts is expected
+    finally:
+        backend.close()
+    assert lib.llama_model_default_params().use_extra_bufts is True  # defaults restored
+
+
+def test_the_cpu_features_are_read_from_the_llama_cpp_build() -> None:
+    import platform
+
+    import llama_cpp
+
+    from sleepcycle.models.llama import cpu_features, use_repack
+
+    features = cpu_features()
+    info = llama_cpp.llama_print_system_info().decode()
+    assert features and all(f"{name} = {value}" in info for name, value in features.items())
+    if platform.machine() == "x86_64":
+        assert features.get("SSE3") == "1"
+    assert use_repack("auto") is (features.get("AMX_INT8") != "1")
+
+
+def test_the_repack_setting_reaches_the_backend(home: Path) -> None:
+    from sleepcycle.models import build_backend
+
+    config = Config.model_validate({"models": {"default": {"repack": "off"}}})
+    backend = build_backend("default", config.models["default"], home)
+    assert isinstance(backend, LlamaBackend) and backend.repack == "off"
+    assert Config().models["default"].repack == "auto"
+
+
 def test_a_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="no GGUF model at"):
         LlamaBackend(tmp_path / "nope.gguf").complete(ChatRequest(ASK))
@@ -57,6 +111,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# llama-cpp-python's server, with the embedded backend's choice of extra buffer types (a native
+# build on an AMX CPU crashes in its AMX kernel otherwise, as the embedded backend would).
+SERVE = """
+import runpy
+from sleepcycle.models.llama import model_params, use_repack
+with model_params(use_extra_bufts=use_repack("auto")):
+    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's server on 127.0.0.1, serving the bundled GGUF."""
@@ -65,7 +129,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()),
+                sys.executable, "-c", SERVE, "--model", str(bundled_model_path()),
                 "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
                 "--model_alias", "smollm2",
             ],

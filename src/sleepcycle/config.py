@@ -79,6 +79,11 @@ class ModelSettings(_Section):
     path: str | None = Field(None, description="llama: GGUF file; unset = bundled SmolLM2-135M")
     n_ctx: int = Field(4096, ge=256, description="llama: context window in tokens")
     threads: int = Field(0, ge=0, description="llama: CPU threads; 0 = all cores")
+    repack: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="llama: weight repacking (extra buffer types: AMX, CPU repack); auto: off "
+        "where the CPU backend has AMX, whose kernel crashes on the bundled model",
+    )
     base_url: str | None = Field(None, description="openai: e.g. http://127.0.0.1:8000/v1")
     model: str | None = Field(None, description="openai: the model name the server expects")
     api_key_env: str | None = Field(None, description="openai: environment variable with the key")

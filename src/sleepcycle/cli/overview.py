@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..config import CONFIG_FILE, load_config, resolve_home
+from ..config import CONFIG_FILE, DATABASE_FILE, load_config, resolve_home
 from ..errors import UsageError
 from ..mind import open as open_mind
 from ..samples import DEMO_QUERIES, sample_path
@@ -20,13 +20,14 @@ from .recall import recall_table
 from .sleep import print_diff
 
 DEMO_MARKER = ".sleepcycle-demo"
+DEMO_AGENT = "maya"
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def status(state: State, as_json: bool) -> None:
-    """Counts for the agent: episodes, thoughts, memories, pending vectors."""
+    """Counts for the agent: episodes, thoughts, memories, pending vectors, an unfinished sleep."""
     info = state.mind.status()
     if as_json:
         print_json(info)
@@ -40,6 +41,10 @@ def status(state: State, as_json: bool) -> None:
     console.print(f"  memories   {memories}")
     console.print(f"  vectors    {info['pending_embeddings']} pending")
     console.print(f"  persona    version {info['persona_version'] or '-'}")
+    if info["interrupted"]:
+        console.print(
+            f"  [yellow]unfinished[/] {escape(info['interrupted'])}; `sleepcycle sleep` resumes it"
+        )
 
 
 @click.group()
@@ -79,39 +84,60 @@ def config_path(state: State, as_json: bool) -> None:
         click.echo(path)
 
 
+def _unfinished_demo(target: Path) -> str | None:
+    """How the last demo's sleep stopped, if it was cut off (killed, crashed or woken)."""
+    if not (target / DATABASE_FILE).exists():
+        return None
+    with open_mind(target, DEMO_AGENT) as mind:
+        gap = mind.interrupted()
+    return gap.summary if gap else None
+
+
 @click.command()
 @click.option(
     "--dir",
     "demo_dir",
     type=click.Path(file_okay=False),
-    help="Where to put the demo store (default: <home>/demo, recreated each run).",
+    help="Where to put the demo store (default: <home>/demo, recreated each run, or resumed "
+    "if its sleep was cut off).",
 )
 @pass_state
 def demo(state: State, demo_dir: str | None) -> None:
-    """Ingest the bundled sample chat, sleep on it with the embedded model, and recall."""
+    """Ingest the bundled sample chat, sleep on it with the embedded model, and recall.
+
+    A demo whose sleep was cut off (the process killed or crashed) resumes that sleep."""
     target = Path(demo_dir) if demo_dir else resolve_home(state.home) / "demo"
+    unfinished = None
     if target.exists():
         if not (target / DEMO_MARKER).exists():
             raise UsageError(
                 f"{target} exists and is not a demo directory; choose another with --dir"
             )
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    (target / DEMO_MARKER).write_text("created by `sleepcycle demo`; safe to delete\n")
-    config = resolve_home(state.home) / CONFIG_FILE
-    if config.exists():  # the demo runs on the models you configured
-        shutil.copy(config, target / CONFIG_FILE)
+        unfinished = _unfinished_demo(target)
+        if unfinished is None:
+            shutil.rmtree(target)
+    if unfinished is None:
+        target.mkdir(parents=True)
+        (target / DEMO_MARKER).write_text("created by `sleepcycle demo`; safe to delete\n")
+        config = resolve_home(state.home) / CONFIG_FILE
+        if config.exists():  # the demo runs on the models you configured
+            shutil.copy(config, target / CONFIG_FILE)
     sample = sample_path()
     console.rule("sleepcycle demo")
     console.print(f"store: {target}\nsample: {sample}\n")
-    with open_mind(target, "maya") as mind:
-        report = mind.ingest(sample)
-        console.print(
-            f"[bold]1. awake[/] recorded {report.episodes_added} episodes and "
-            f"{report.thoughts_added} thoughts from {len(report.sessions)} days of chat"
-        )
-        embedded = mind.embed_pending()
-        console.print(f"   embedded {embedded} episodes with {mind.embedder.model_id}")
+    with open_mind(target, DEMO_AGENT) as mind:
+        if unfinished is None:
+            report = mind.ingest(sample)
+            console.print(
+                f"[bold]1. awake[/] recorded {report.episodes_added} episodes and "
+                f"{report.thoughts_added} thoughts from {len(report.sessions)} days of chat"
+            )
+            embedded = mind.embed_pending()
+            console.print(f"   embedded {embedded} episodes with {mind.embedder.model_id}")
+        else:
+            console.print(
+                f"[bold]1. awake[/] already recorded by the last demo, whose {escape(unfinished)}"
+            )
         console.print(
             "[bold]2. sleep[/] (the bundled model is tiny: expect most proposals rejected)"
         )
@@ -119,7 +145,8 @@ def demo(state: State, demo_dir: str | None) -> None:
 
         def progress(stage: str, event: str) -> None:
             if event != "start":
-                console.print(f"   [dim]{time.perf_counter() - started:6.1f}s[/] {stage} {event}")
+                elapsed = time.perf_counter() - started
+                console.print(f"   [dim]{elapsed:6.1f}s[/] {stage} {escape(event)}")
 
         slept = mind.sleep(progress=progress)
         for line in summary_lines(slept.sleep):

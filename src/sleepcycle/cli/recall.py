@@ -34,6 +34,29 @@ def recall_table(result: Recall) -> Table:
     return table
 
 
+def no_memory_hint(status: dict[str, object], scope: str, episodes_match: bool) -> str:
+    """One line on why recall found no memory, and where to look instead."""
+    counts = status["memories"]
+    assert isinstance(counts, dict)
+    waiting = status["unconsolidated"]
+    if sum(counts.values()):
+        line = "no memory matched"
+    elif not status["episodes"]:
+        line = "nothing recorded for this agent yet: `sleepcycle ingest` a chat, then sleep"
+    elif waiting:
+        line = (
+            f"no memories yet: `sleepcycle sleep` turns this agent's {waiting} unconsolidated "
+            "episodes into memories"
+        )
+    else:
+        line = "no memories yet: the sleeps so far kept none (`sleepcycle journal` says why)"
+    if scope == Scope.BOTH:
+        return line + ("; the hits above are episodes" if episodes_match else "")
+    if episodes_match:
+        return line + "; episodes do: `--in both` shows them"
+    return line
+
+
 @click.command()
 @click.argument("query")
 @click.option("-k", "k", type=int, help="How many results (default: recall.k in config, 10).")
@@ -94,6 +117,14 @@ def recall(
         console.print(f"nothing recalled for {query!r}", markup=False)
     else:
         console.print(recall_table(result))
+    if scope != Scope.EPISODES and not any(hit.memory for hit in result.hits):
+        episodes = result if scope == Scope.BOTH else None
+        if episodes is None:
+            episodes = state.mind.recall(
+                query, k=1, scope=Scope.EPISODES, roles=[Role(r) for r in roles],
+                sessions=sessions, since=since, until=until, mode=mode,
+            )  # fmt: skip
+        console.print(no_memory_hint(state.mind.status(), scope, bool(episodes.hits)))
     if result.unembedded:
         console.print(
             f"[yellow]{result.unembedded} items have no vector yet and were matched by words "

@@ -99,8 +99,9 @@ def wake(state: State, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def sleeps(state: State, limit: int, as_json: bool) -> None:
-    """This agent's sleeps, newest first."""
+    """This agent's sleeps, newest first; an unfinished one says how it stopped."""
     found = state.mind.sleeps(limit=limit)
+    gap = state.mind.interrupted()
     if as_json:
         print_json(
             [
@@ -112,6 +113,7 @@ def sleeps(state: State, limit: int, as_json: bool) -> None:
                     "ended": s.ended.isoformat() if s.ended else None,
                     "dry_run": s.dry_run,
                     "stats": dict(s.stats),
+                    "interrupted": gap.summary if gap and gap.sleep_id == s.id else None,
                 }
                 for s in found
             ]
@@ -122,15 +124,20 @@ def sleeps(state: State, limit: int, as_json: bool) -> None:
         table.add_column(column)
     for s in found:
         committed = s.stats.get("committed") or {}
+        gone = gap is not None and gap.sleep_id == s.id and gap.cause != "woken"
         table.add_row(
             s.id,
             short_time(s.started),
-            s.status.value + (" (dry run)" if s.dry_run else ""),
+            s.status.value
+            + (" (process gone)" if gone else "")
+            + (" (dry run)" if s.dry_run else ""),
             s.outcome.value if s.outcome else "",
             str(len(committed.get("added", []))),
             str(s.stats.get("rejections", "")),
         )
     console.print(table)
+    if gap is not None:
+        console.print(f"{escape(gap.summary)}; `sleepcycle sleep` resumes it")
 
 
 @click.command()
@@ -141,6 +148,8 @@ def sleeps(state: State, limit: int, as_json: bool) -> None:
 def journal(state: State, sleep_id: str | None, as_json: bool, markdown: bool) -> None:
     """The dream journal of a sleep (the latest by default)."""
     sleep, entries = state.mind.journal(sleep_id)
+    gap = state.mind.interrupted()
+    unfinished = gap.summary if gap is not None and gap.sleep_id == sleep.id else None
     if as_json:
         print_json(
             {
@@ -148,12 +157,16 @@ def journal(state: State, sleep_id: str | None, as_json: bool, markdown: bool) -
                 "outcome": sleep.outcome.value if sleep.outcome else None,
                 "summary": dict(sleep.stats),
                 "entries": [entry_json(e) for e in entries],
+                "interrupted": unfinished,
             }
         )
-    elif markdown:
+        return
+    if markdown:
         click.echo(render_markdown(sleep, entries), nl=False)
     else:
         console.print(render_rich(sleep, entries))
+    if unfinished:
+        click.echo(f"{unfinished}; `sleepcycle sleep` resumes it")
 
 
 @click.command()

@@ -106,9 +106,11 @@ class Mind(Awake, Memories, Search, Nights, Weights):
     # overview ------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """Counts for this agent: episodes, thoughts, memories, pending vectors."""
+        """Counts for this agent: episodes, thoughts, memories, pending vectors, and an
+        unfinished sleep waiting to be resumed."""
         first, last = self.store.episodes.time_range(self.agent)
         persona = self.persona()
+        gap = self.interrupted()
         return {
             "agent": self.agent,
             "home": str(self.home),
@@ -120,4 +122,5 @@ class Mind(Awake, Memories, Search, Nights, Weights):
             "memories": self.store.memories.counts(self.agent),
             "pending_embeddings": self.pending_embeddings(),
             "persona_version": persona.version if persona else None,
+            "interrupted": gap.summary if gap else None,
         }

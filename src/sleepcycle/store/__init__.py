@@ -5,6 +5,7 @@ SQL lives only in this package. Everything outside it works with records
 """
 
 from .filters import EpisodeFilter, MemoryFilter
+from .sleeps import LockRow, StageRow
 from .sqlite import Store, Tx
 
-__all__ = ["EpisodeFilter", "MemoryFilter", "Store", "Tx"]
+__all__ = ["EpisodeFilter", "LockRow", "MemoryFilter", "StageRow", "Store", "Tx"]

@@ -316,6 +316,14 @@ class SleepRepo:
             for row in rows
         }
 
+    def call_count(self, sleep_id: str, stage: str) -> int:
+        """How many valid replies one stage of a sleep has recorded (a resume replays them)."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM model_calls WHERE sleep_id = ? AND stage = ? AND error IS NULL",
+            (sleep_id, stage),
+        ).fetchone()
+        return int(row[0])
+
     # lock and watermark -----------------------------------------------------------------
 
     def lock(self, agent: str) -> LockRow | None:

@@ -75,7 +75,7 @@ def bench_proxy(size: int, requests: int) -> dict[str, Any]:
         queries = datagen.make_queries(people, requests + 10, 3)
         timings: list[float] = []
         recall_ms: list[float] = []
-        with TestClient(create_app(mind)) as client:
+        with TestClient(create_app(mind), base_url="http://127.0.0.1") as client:
             for i, query in enumerate(queries):
                 body = {"messages": [{"role": "user", "content": f"{query} ({i})"}]}
                 started = time.perf_counter()

@@ -37,7 +37,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, embedder: MiniLMEmbedde
     mind.think("Ask how the move went")
     mind.sleep()
     app = create_server(mind)
-    yield schemathesis.openapi.from_asgi("/openapi.json", app, headers={"Host": "127.0.0.1"})
+    yield schemathesis.openapi.from_asgi("/v1/openapi.json", app, headers={"Host": "127.0.0.1"})
     mind.close()
 
 

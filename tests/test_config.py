@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sleepcycle import ConfigError
+from sleepcycle import ConfigError, InputError
 from sleepcycle.config import load_config, resolve_agent, resolve_home
 
 
@@ -47,5 +47,5 @@ def test_home_and_agent_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("SLEEPCYCLE_AGENT", "bob")
     assert resolve_agent(None) == "bob"
     assert resolve_agent("ann") == "ann"
-    with pytest.raises(ConfigError, match="invalid agent id"):
+    with pytest.raises(InputError, match="invalid agent name"):
         resolve_agent("   ")

@@ -246,7 +246,7 @@ def test_the_proxy_answers_through_the_served_sub_model_during_a_sleep(
         sleeper.start()
         try:
             assert dreaming.wait(60)
-            with TestClient(create_app(mind)) as client:
+            with TestClient(create_app(mind), base_url="http://127.0.0.1") as client:
                 reply = client.post(
                     "/v1/chat/completions",
                     json={"messages": [{"role": "user", "content": "Say hello."}]},

@@ -47,7 +47,7 @@ def setup(
         mind.add("Maya lives in Alfama, Lisbon.", valid_from="2026-04-04")
         mind.add("Maya has a grey cat called Pixel.")
         mind.set_persona("I am Maya's assistant. I keep answers short.")
-        with TestClient(create_app(mind)) as client:
+        with TestClient(create_app(mind), base_url="http://127.0.0.1") as client:
             yield mind, client, day, sub
 
 
@@ -108,7 +108,7 @@ def test_a_small_budget_keeps_the_prompt_small(home: Path, embedder: MiniLMEmbed
         home, "maya", embedder=embedder, config=config, backends={"foreground": day.model}
     ) as mind:
         mind.add("Maya lives in Alfama, Lisbon.")
-        with TestClient(create_app(mind)) as client:
+        with TestClient(create_app(mind), base_url="http://127.0.0.1") as client:
             client.post("/v1/chat/completions", json={"messages": HISTORY})
     assert day.requests[0].messages[0]["content"] == "You are a helpful assistant."
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import InputError
 from .ids import random_id
+from .limits import check_text
 from .records import (
     Association,
     Author,
@@ -49,6 +50,7 @@ def clean_text(text: str, what: str = "memory text") -> str:
     cleaned = text.strip()
     if not cleaned:
         raise InputError(f"empty {what}; give some text")
+    check_text(cleaned, what)  # valid Unicode
     if len(cleaned) > MAX_TEXT:
         raise InputError(
             f"{what} is {len(cleaned)} characters, over the {MAX_TEXT} limit; split it into "

@@ -8,6 +8,7 @@ writes goes under it: the database, caches, exports you do not direct elsewhere.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -15,9 +16,10 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 
 __all__ = [
+    "AGENT_PATTERN",
     "DEFAULT_AGENT",
     "ROLES",
     "ApiKey",
@@ -25,6 +27,7 @@ __all__ = [
     "Config",
     "DaemonSettings",
     "EmbeddingSettings",
+    "LimitSettings",
     "ModelSettings",
     "ProxySettings",
     "RecallSettings",
@@ -33,12 +36,15 @@ __all__ = [
     "RoleSettings",
     "SleepSettings",
     "TrainSettings",
+    "check_agent",
     "load_config",
     "resolve_agent",
     "resolve_home",
 ]
 
 DEFAULT_AGENT = "default"
+AGENT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+AGENT_NAME = re.compile(AGENT_PATTERN, re.ASCII)
 CONFIG_FILE = "config.toml"
 DATABASE_FILE = "sleepcycle.db"
 
@@ -265,6 +271,17 @@ class ApiKey(_Section):
             raise ValueError(f"api key {self.name!r} needs exactly one of key and key_env")
         return self
 
+    @field_validator("agents")
+    @classmethod
+    def _agent_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name != "*" and not AGENT_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not an agent name (1 to 64 letters, digits, '.', '_', '-') "
+                    "nor '*'"
+                )
+        return value
+
     def secret(self) -> str | None:
         return self.key if self.key is not None else os.environ.get(self.key_env or "")
 
@@ -304,6 +321,23 @@ class DaemonSettings(_Section):
         return value.strip()
 
 
+class LimitSettings(_Section):
+    """The largest input taken, per kind of input (see ``sleepcycle.limits``); past a limit the
+    input is refused whole with an error naming the setting, and nothing is stored."""
+
+    episode_chars: int = Field(
+        100_000, ge=1_000, description="characters in one episode (a chat turn, a tool result)"
+    )
+    meta_bytes: int = Field(65_536, ge=1_024, description="an item's metadata, as JSON")
+    meta_depth: int = Field(32, ge=2, le=1_000, description="nesting of metadata and messages")
+    request_bytes: int = Field(
+        8 * 1024 * 1024, ge=65_536, description="an HTTP request body (API, MCP, proxy)"
+    )
+    file_bytes: int = Field(
+        256 * 1024 * 1024, ge=65_536, description="a file to ingest or a memory file to import"
+    )
+
+
 class Config(_Section):
     """Everything in ``config.toml``; every setting has a default."""
 
@@ -321,6 +355,7 @@ class Config(_Section):
     proxy: ProxySettings = ProxySettings()
     daemon: DaemonSettings = DaemonSettings()
     api: ApiSettings = ApiSettings()
+    limits: LimitSettings = LimitSettings()
 
     @field_validator("roles", mode="before")
     @classmethod
@@ -361,12 +396,25 @@ def resolve_home(home: Path | str | None = None) -> Path:
     return Path(platformdirs.user_data_dir("sleepcycle", appauthor=False))
 
 
+def check_agent(name: str) -> str:
+    """``name`` if it is a valid agent name, else InputError. The one rule for agent names,
+    wherever they come from (CLI, Python, HTTP, MCP, config): 1 to 64 ASCII letters, digits,
+    ``.``, ``_`` and ``-``, starting with a letter or digit. Names appear in URLs and in paths
+    under the home (adapters), so nothing else is allowed."""
+    if not AGENT_NAME.fullmatch(name):
+        raise InputError(
+            f"invalid agent name {name!r}: use 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (such as 'default' or 'maya-2')"
+        )
+    return name
+
+
 def resolve_agent(agent: str | None = None) -> str:
-    """The agent id: argument, then ``$SLEEPCYCLE_AGENT``, then ``default``."""
-    value = agent or os.environ.get("SLEEPCYCLE_AGENT") or DEFAULT_AGENT
-    if not value.strip() or len(value) > 200 or any(c in value for c in "\n\r\t"):
-        raise ConfigError(f"invalid agent id {value!r}; use a short name such as 'default'")
-    return value
+    """The agent id: argument, then ``$SLEEPCYCLE_AGENT``, then ``default``; checked by
+    :func:`check_agent`."""
+    if agent is None or agent == "":
+        agent = os.environ.get("SLEEPCYCLE_AGENT") or DEFAULT_AGENT
+    return check_agent(agent)
 
 
 def load_config(home: Path) -> Config:

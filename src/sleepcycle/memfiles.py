@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConflictError, InputError, NotFoundError
 from .ids import random_id
+from .limits import check_value
 from .records import (
     Association,
     Author,
@@ -194,13 +195,40 @@ class MemoryFile:
     data: _MemoryFile
 
 
-def _parse(path: Path) -> MemoryFile:
+class _Loader(yaml.SafeLoader):
+    """YAML for memory files: no aliases (``*name``: an alias bomb expands to gigabytes from a
+    few lines, and exported files never hold one), and timestamps stay text, so an unquoted
+    ``created: 2026-03-01`` is read by ``parse_time`` like a quoted one."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in memory files", event.start_mark
+            )
+        node: yaml.Node | None = super().compose_node(parent, index)
+        return node
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _parse(path: Path, max_bytes: int, max_depth: int) -> MemoryFile:
     try:
+        if path.stat().st_size > max_bytes:
+            raise InputError(
+                f"larger than the limits.file_bytes limit of {max_bytes:,} bytes; a memory "
+                "file holds one memory",
+                path=path,
+            )
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read it ({exc})", path=path) from None
     try:
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        raw = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
     except yaml.YAMLError as exc:
@@ -208,8 +236,16 @@ def _parse(path: Path) -> MemoryFile:
         problem = getattr(exc, "problem", None) or "not valid YAML"
         line = mark.line + 1 if mark is not None else None
         raise InputError(f"not valid YAML ({problem})", path=path, line=line) from None
+    except RecursionError:
+        raise InputError(
+            f"nested too deeply; keep it under {max_depth} levels", path=path
+        ) from None
     if not isinstance(raw, dict):
         raise InputError("expected a mapping of fields (id, kind, text, ...)", path=path)
+    try:
+        check_value(raw, "the file", max_depth=max_depth)
+    except InputError as exc:
+        raise InputError(str(exc), path=path) from None
     try:
         return MemoryFile(path, _MemoryFile.model_validate(raw))
     except ValidationError as exc:
@@ -222,12 +258,32 @@ def _parse(path: Path) -> MemoryFile:
         raise InputError(message, path=path) from None
 
 
-def read_memory_files(directory: Path) -> list[MemoryFile]:
-    """Every memory file in ``directory`` (not recursive), checked, sorted by name."""
+def _inside(directory: Path, path: Path) -> Path:
+    """``path``, refused if it is a link that leads out of ``directory``."""
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(directory.resolve()):
+            raise InputError(
+                f"is a link to {target}, outside the directory; import does not follow links "
+                "out of it (copy the file in instead)",
+                path=path,
+            )
+    return path
+
+
+def read_memory_files(
+    directory: Path, *, max_bytes: int = 256 * 1024 * 1024, max_depth: int = 32
+) -> list[MemoryFile]:
+    """Every memory file in ``directory`` (not recursive), checked, sorted by name. Files over
+    ``max_bytes``, nested deeper than ``max_depth``, and links out of the directory are refused."""
     if not directory.is_dir():
         raise InputError("no such directory; give the directory you exported to", path=directory)
-    paths = sorted(p for p in directory.iterdir() if p.suffix in _SUFFIXES and p.is_file())
-    files = [_parse(p) for p in paths if not p.name.startswith(".")]
+    paths = sorted(
+        _inside(directory, p)
+        for p in directory.iterdir()
+        if p.suffix in _SUFFIXES and p.is_file() and not p.name.startswith(".")
+    )
+    files = [_parse(p, max_bytes, max_depth + 1) for p in paths]
     seen: dict[str, Path] = {}
     for f in files:
         if f.data.id is None:

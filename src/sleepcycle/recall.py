@@ -39,7 +39,8 @@ STOPWORDS = frozenset(
 
 # FTS5 floors the IDF of a term found in half the documents or more at 1e-6, so a match on
 # such terms alone scores near zero: that is no evidence, and ranking by it would only add
-# noise to the fusion (every memory that names the user, ordered by length).
+# noise to the fusion (every memory that names the user, ordered by length). BM25 alone keeps
+# them (ranked last): in a store of a few items every term is in half of them.
 MIN_BM25 = 1e-3
 
 
@@ -172,7 +173,9 @@ def recall(
             found = store.vector_search(agent, item_type, embedder.model_id, vector, where, pool)
             rankings.append((item_type, found, "cosine"))
     for item_type, job in text_jobs.items():
-        found = [x for x in job.result() if x[1] >= MIN_BM25]
+        found = job.result()
+        if mode is Mode.HYBRID:  # alone, BM25 keeps its weak matches: they are all it has
+            found = [x for x in found if x[1] >= MIN_BM25]
         rankings.append((item_type, found, "bm25"))
     weights = {"bm25": 1.0, "cosine": 1.0}
     if mode is Mode.HYBRID:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 __all__ = ["format_time", "now", "parse_time", "parse_time_or_none"]
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$", re.I)
 
 
 def now() -> datetime:
@@ -42,7 +43,13 @@ def parse_time(value: str | int | float | datetime) -> datetime:
     elif isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")
     elif isinstance(value, int | float):
-        parsed = datetime.fromtimestamp(float(value), UTC)
+        try:
+            parsed = datetime.fromtimestamp(float(value), UTC)
+        except (OverflowError, OSError, ValueError):  # 1e20, inf, nan
+            raise ValueError(
+                f"time out of range: {value!r}; give epoch seconds between 0 and 253402300799 "
+                "or ISO 8601 like 2026-03-01T09:14:00Z"
+            ) from None
     else:
         text = value.strip()
         if not text:
@@ -52,6 +59,8 @@ def parse_time(value: str | int | float | datetime) -> datetime:
         try:
             parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
         except ValueError:
+            if _NUMBER.match(text):  # epoch seconds as text: "1772356440", "1e20"
+                return parse_time(float(text))
             raise ValueError(
                 f"not a time: {value!r}; give ISO 8601 like 2026-03-01T09:14:00Z or epoch seconds"
             ) from None

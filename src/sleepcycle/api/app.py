@@ -10,11 +10,11 @@ asleep), 422 a request that does not match the OpenAPI description, 502 a model 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -28,8 +28,9 @@ from ..errors import (
     UsageError,
 )
 from ..mind import Mind
-from .auth import Forbidden, Gate, Unauthorized, is_loopback
-from .deps import Hub
+from .auth import Forbidden, Gate, Unauthorized
+from .deps import Caller, Hub, caller_of
+from .edge import Edge
 from .memory_routes import router as memory_router
 from .sleep_routes import router as sleep_router
 from .sleeper import Sleeper
@@ -68,13 +69,6 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
-def _host_name(header: str) -> str:
-    """The name in a Host header, without the port (``[::1]:8788`` -> ``::1``)."""
-    if header.startswith("["):
-        return header[1:].split("]", 1)[0]
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-
-
 def respond(request: Request, status: int, kind: str, message: str) -> Response:
     """JSON for the API (``/v1``, ``/mcp``), an HTML page for the web page."""
     if request.url.path.startswith(("/v1", "/mcp")):
@@ -107,26 +101,6 @@ def _handle_errors(app: FastAPI) -> None:
         return respond(request, 500, "internal", "internal error; the server's log has details")
 
 
-def _loopback_names_only(app: FastAPI) -> None:
-    """Without keys, answer only requests addressed to a loopback name, so that a web page
-    elsewhere cannot reach the server through DNS rebinding."""
-
-    @app.middleware("http")
-    async def _check_host(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        host = _host_name(request.headers.get("host", ""))
-        if not is_loopback(host):
-            return respond(
-                request,
-                403,
-                "forbidden",
-                "this server has no api keys, so it answers only requests to 127.0.0.1 or "
-                f"localhost, not {host!r}; add [[api.keys]] to config.toml to serve others",
-            )
-        return await call_next(request)
-
-
 def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI:
     """The API, MCP and the web page over ``mind``'s store; ``mind.agent`` is the default
     agent."""
@@ -151,18 +125,30 @@ def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI
             "`Authorization: Bearer KEY` when the server has API keys."
         ),
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI loads from a CDN: offline it fails, and it needs no key
+        redoc_url=None,
+        openapi_url=None,  # served below, behind the key check
     )
     app.state.hub = Hub(mind, gate)
     app.state.sleeper = sleeper
     app.state.mcp = mount_mcp(app, app.state.hub)  # MCP over streamable HTTP at /mcp
     _handle_errors(app)
-    if gate.open:
-        _loopback_names_only(app)
+    app.add_middleware(
+        Edge,
+        max_bytes=mind.config.limits.request_bytes,
+        loopback_only=gate.open,
+        refuse=lambda status, kind, message: {"error": {"kind": kind, "message": message}},
+    )
 
     @app.get("/v1/health", tags=["agents"])
     def health() -> dict[str, Any]:
         """Liveness, without authentication."""
         return {"ok": True}
+
+    @app.get("/v1/openapi.json", include_in_schema=False)
+    def openapi(caller: Annotated[Caller, Depends(caller_of)]) -> dict[str, Any]:
+        """The OpenAPI description of this API (with a key when the server has keys)."""
+        return app.openapi()
 
     app.include_router(memory_router)
     app.include_router(sleep_router)

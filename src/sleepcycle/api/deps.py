@@ -9,13 +9,14 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from ..config import AGENT_PATTERN
 from ..mind import Mind
 from ..records import Author
 from .auth import Gate
 
 __all__ = ["Caller", "Hub", "author_of", "caller_of", "hub_of", "mind_of", "reviewer_of"]
 
-AGENT = Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+AGENT = Path(pattern=f"^{AGENT_PATTERN}$", description="an agent name")
 
 
 @dataclass(frozen=True, slots=True)

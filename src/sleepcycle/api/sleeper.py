@@ -32,7 +32,7 @@ class Sleeper:
             if (running is not None and running.is_alive()) or held:
                 raise LockedError(
                     f"agent {mind.agent!r} is already asleep (sleep {held or 'starting'}); "
-                    "wait for it, or POST .../sleeps/current/wake"
+                    f"wait for it, or POST /v1/agents/{mind.agent}/wake"
                 )
             before = {s.id for s in mind.sleeps(limit=5)}
             stop = threading.Event()

@@ -39,6 +39,11 @@ class _Group(click.Group):
             raise _UsageFailure(str(exc)) from None
         except SleepcycleError as exc:
             raise _Failure(str(exc)) from None
+        except OSError as exc:  # the disk, outside the store: full, read-only, gone
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise _Failure(
+                f"{exc.strerror or exc}{where}; check the disk and the path, then try again"
+            ) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

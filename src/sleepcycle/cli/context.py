@@ -46,8 +46,9 @@ def parse_time_option(
         return None
     try:
         return parse_time(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
+    except ValueError as exc:  # one line, like every sleepcycle error
+        name = param.opts[0] if param.opts else str(param.name)
+        raise InputError(f"{name}: {exc}") from None
 
 
 def read_text_arg(value: str) -> str:

@@ -38,6 +38,8 @@ def print_diff(d: Diff) -> None:
         console.print(f"  [cyan]? {t['id']}[/] thought {t['status']}: {escape(t['text'])}")
     if d.persona:
         console.print(f"  persona: new version {', '.join(map(str, d.persona))}")
+    if d.dreamt_upon:
+        console.print(f"  {len(d.dreamt_upon)} memories dreamt upon (marked deep, text unchanged)")
     console.print(f"  {d.episodes} episodes consolidated")
 
 

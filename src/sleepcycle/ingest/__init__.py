@@ -22,6 +22,7 @@ from .transcript import parse_transcript, role_for
 
 __all__ = [
     "Batch",
+    "Draft",
     "EpisodeDraft",
     "Format",
     "IngestReport",
@@ -84,10 +85,15 @@ def detect_format(path: Path, text: str) -> Format:
     return Format.TRANSCRIPT
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, max_bytes: int | None) -> str:
     if str(path) == "-":
-        return sys.stdin.read()
+        text = sys.stdin.read(max_bytes + 1) if max_bytes is not None else sys.stdin.read()
+        if max_bytes is not None and len(text) > max_bytes:
+            raise InputError(_too_big(max_bytes), path="<stdin>")
+        return text
     try:
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise InputError(_too_big(max_bytes, path.stat().st_size), path=path)
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError("no such file; check the path", path=path) from None
@@ -101,24 +107,36 @@ def _read_text(path: Path) -> str:
         raise InputError(f"cannot read it ({exc.strerror})", path=path) from None
 
 
+def _too_big(limit: int, size: int | None = None) -> str:
+    have = f" ({size:,} bytes)" if size is not None else ""
+    return (
+        f"larger than the limits.file_bytes limit of {limit:,} bytes{have}; split it, or "
+        "raise the limit in config.toml; nothing was ingested"
+    )
+
+
 def read_drafts(
     path: Path,
     *,
     fmt: Format = Format.AUTO,
     session: str | None = None,
     speakers: Mapping[str, Role] | None = None,
+    max_bytes: int | None = None,
+    max_depth: int = 32,
 ) -> list[Draft]:
-    """Every draft in the file, in order; raises InputError naming the file and line."""
-    text = _read_text(path)
+    """Every draft in the file, in order; raises InputError naming the file and line. A file
+    over ``max_bytes`` is refused before it is read; JSON nested deeper than ``max_depth``
+    is refused by its line."""
+    text = _read_text(path, max_bytes)
     name = "<stdin>" if str(path) == "-" else str(path)
     default_session = session or ("stdin" if name == "<stdin>" else path.stem)
     if fmt is Format.AUTO:
         fmt = detect_format(path, text)
     parsed: Iterator[tuple[int, list[Draft]]] | Iterator[tuple[int, list[EpisodeDraft]]]
     if fmt is Format.JSONL:
-        parsed = parse_jsonl(text, default_session, name)
+        parsed = parse_jsonl(text, default_session, name, max_depth)
     elif fmt is Format.JSON:
-        parsed = parse_json_array(text, default_session, name)
+        parsed = parse_json_array(text, default_session, name, max_depth)
     else:
         parsed = parse_transcript(text, default_session, name, speakers or {})
     drafts: list[Draft] = []

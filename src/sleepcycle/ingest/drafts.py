@@ -2,12 +2,16 @@
 
 Ids come from content (see ``sleepcycle.ids``): agent, session, role, speaker, text, the time
 the source gave (or none) and an ordinal that tells apart identical lines in one batch. So
-ingesting the same file twice adds nothing, and appending lines to a file and ingesting it
-again adds only the new lines.
+ingesting the same file twice adds nothing, appending lines to a file and ingesting it again
+adds only the new lines, and a client that re-sends its whole history (the proxy) adds only
+the new turns. A turn recorded on its own (``Mind.record``) is a new event, however much it
+repeats an earlier one ("yes", "yes"): ``build(..., unique=True)`` puts a random nonce in
+place of the ordinal.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,8 +57,11 @@ class Batch:
     thoughts: tuple[Thought, ...]
 
 
-def build(agent: str, drafts: Sequence[Draft], recorded_at: datetime) -> Batch:
-    """Give drafts their ids and default times; thoughts cite the episode before them."""
+def build(
+    agent: str, drafts: Sequence[Draft], recorded_at: datetime, *, unique: bool = False
+) -> Batch:
+    """Give drafts their ids and default times; thoughts cite the episode before them.
+    ``unique`` makes every episode a new one, whatever it repeats."""
     seen: Counter[str] = Counter()
     episodes: list[Episode] = []
     thoughts: list[Thought] = []
@@ -65,7 +72,7 @@ def build(agent: str, drafts: Sequence[Draft], recorded_at: datetime) -> Batch:
             key = content_id(
                 "k", agent, draft.session, draft.role.value, draft.name, draft.content, stamp
             )
-            ordinal = seen[key]
+            ordinal: int | str = secrets.token_hex(8) if unique else seen[key]
             seen[key] += 1
             ep_id = content_id(
                 "ep",
@@ -95,14 +102,16 @@ def build(agent: str, drafts: Sequence[Draft], recorded_at: datetime) -> Batch:
             last_episode = ep_id
         else:
             key = content_id("k", agent, draft.kind.value, draft.text, stamp)
-            ordinal = seen[key]
+            thought_ordinal = seen[key]
             seen[key] += 1
             sources = draft.sources
             if sources is None:
                 sources = (last_episode,) if last_episode else ()
             thoughts.append(
                 Thought(
-                    id=content_id("th", agent, draft.kind.value, draft.text, stamp, ordinal),
+                    id=content_id(
+                        "th", agent, draft.kind.value, draft.text, stamp, thought_ordinal
+                    ),
                     agent=agent,
                     kind=draft.kind,
                     text=draft.text,

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..errors import InputError
+from ..limits import check_value
 from ..records import Role, ThoughtKind
 from ..times import parse_time
 from .drafts import Draft, EpisodeDraft, ThoughtDraft
@@ -150,6 +152,8 @@ def parse_message(data: Any, default_session: str, source: str) -> list[Draft]:
         field = str(first["loc"][0]) if first["loc"] else "line"
         expected = _EXPECTED.get(field)
         message = f"should be {expected}" if expected else first["msg"]
+        if first["type"] == "value_error":  # our own validator's words say more
+            message = first["msg"].removeprefix("Value error, ")
         raise LineError(f'field "{field}": {message}') from None
     when = line.time or line.timestamp
     extra = {k: v for k, v in data.items() if k not in _KNOWN}
@@ -188,15 +192,33 @@ def parse_message(data: Any, default_session: str, source: str) -> list[Draft]:
     return drafts
 
 
-def parse_jsonl(text: str, default_session: str, path: str) -> Iterator[tuple[int, list[Draft]]]:
-    """(line number, drafts) for each non-blank line; raises LineError with the number."""
-    for number, raw in enumerate(text.splitlines(), start=1):
+def _loads(text: str, max_depth: int) -> Any:
+    """JSON, refusing what nests deeper than ``max_depth`` (or than Python can parse)."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise LineError(f"JSON nested too deeply; keep it under {max_depth} levels") from None
+    try:
+        check_value(data, "the JSON", max_depth=max_depth)
+    except InputError as exc:
+        raise LineError(str(exc)) from None
+    return data
+
+
+def parse_jsonl(
+    text: str, default_session: str, path: str, max_depth: int = 32
+) -> Iterator[tuple[int, list[Draft]]]:
+    """(line number, drafts) for each non-blank line; raises LineError with the number. Lines
+    end at a newline only: U+2028, U+0085 and the like are text inside a JSON string."""
+    for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:
-            data = json.loads(raw)
+            data = _loads(raw.removesuffix("\r"), max_depth)
         except json.JSONDecodeError as exc:
             raise LineError(f"not valid JSON ({exc.msg} at column {exc.colno})", number) from None
+        except LineError as exc:
+            raise LineError(str(exc), number) from None
         try:
             yield number, parse_message(data, default_session, f"{path}:{number}")
         except LineError as exc:
@@ -204,11 +226,11 @@ def parse_jsonl(text: str, default_session: str, path: str) -> Iterator[tuple[in
 
 
 def parse_json_array(
-    text: str, default_session: str, path: str
+    text: str, default_session: str, path: str, max_depth: int = 32
 ) -> Iterator[tuple[int, list[Draft]]]:
     """A JSON array of messages, or an object with a ``messages`` array."""
     try:
-        data = json.loads(text)
+        data = _loads(text, max_depth + 2)  # the array and its wrapper object
     except json.JSONDecodeError as exc:
         raise LineError(f"not valid JSON ({exc.msg} at column {exc.colno})", exc.lineno) from None
     if isinstance(data, dict) and isinstance(data.get("messages"), list):

@@ -63,7 +63,7 @@ def parse_transcript(
             [EpisodeDraft(role, content, default_session, when, kept, {}, f"{path}:{number}")],
         )
 
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text.split("\n"), start=1):  # lines end at newlines only
         line = raw.rstrip()
         match = _SPEAKER.match(line)
         if match is None:

@@ -207,7 +207,10 @@ class Memories(MindBase):
         self, directory: Path | str, *, force: bool = False, dry_run: bool = False
     ) -> ImportReport:
         """Apply memory files (hand-edited or exported elsewhere); all or nothing."""
-        files = read_memory_files(Path(directory))
+        limits = self.config.limits
+        files = read_memory_files(
+            Path(directory), max_bytes=limits.file_bytes, max_depth=limits.meta_depth
+        )
         return import_memories(
             self.store, self.agent, files, author=self.author, force=force, dry_run=dry_run
         )

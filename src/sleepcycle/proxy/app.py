@@ -9,22 +9,33 @@ response says which in ``X-Sleepcycle-Model`` (``foreground`` or ``sub``) and na
 parked, dismissed and internal thoughts; ``GET /v1/sleepcycle/status`` says whether the agent
 sleeps.
 
+The proxy's door is ``serve``'s: with ``[[api.keys]]`` in config.toml every request needs a key
+that reaches the proxy's agent (``Authorization: Bearer KEY``, which is what an OpenAI client
+sends as its ``api_key``); without keys it answers only requests addressed to a loopback name.
+Bodies over ``limits.request_bytes`` and cross-origin writes are refused (``api.edge``).
+Errors are OpenAI's shape, ``{"error": {"message", "type"}}``, and never echo the request.
+
 Needs the ``server`` extra (FastAPI and uvicorn).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
-from ..errors import ModelError, SleepcycleError, UsageError
+from ..api.auth import Forbidden, Gate, Unauthorized
+from ..api.edge import Edge
+from ..errors import ConflictError, ModelError, NotFoundError, SleepcycleError, UsageError
 from ..mind import Mind
 from ..models import ChatRequest, stream_reply
 from ..records import ThoughtKind, ThoughtStatus
@@ -34,6 +45,7 @@ from .context import inject, memory_block
 __all__ = ["ChatBody", "create_app"]
 
 CHAT_ROLES = ("user", "assistant", "tool")
+log = logging.getLogger("sleepcycle.proxy")
 
 
 class ChatBody(BaseModel):
@@ -65,26 +77,78 @@ def _text(content: Any) -> str:
     return ""
 
 
+STATUS: list[tuple[type[SleepcycleError], int]] = [
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (UsageError, 400),
+    (ModelError, 502),
+]
+
+
+def _body(status: int, kind: str, message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind}}
+
+
 def _error(status: int, kind: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(_body(status, kind, message), status_code=status, headers=headers)
+
+
+def _handle_errors(app: FastAPI) -> None:
+    @app.exception_handler(SleepcycleError)
+    def _failure(request: Request, exc: SleepcycleError) -> JSONResponse:
+        status = next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
+        if status == 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return _error(status, exc.kind, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:3]:
+            where = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "request"
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return _error(422, "invalid_request_error", "; ".join(parts))
+
+    @app.exception_handler(HTTPException)
+    def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+        return _error(exc.status_code, kind, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal", "internal error; the proxy's log has details")
 
 
 def create_app(mind: Mind) -> FastAPI:
     """The proxy for ``mind``'s agent."""
+    gate = Gate(mind.config.api)
+
+    def door(request: Request) -> None:
+        gate.allow(Gate.key_of(request.headers, {}), mind.agent)
+
     app = FastAPI(
         title="sleepcycle chat proxy",
         version="1",
         description="OpenAI-compatible chat completions with long-term memory.",
+        dependencies=[Depends(door)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.mind = mind
     app.state.last_request = time.monotonic()
     settings = mind.config.proxy
-
-    @app.exception_handler(SleepcycleError)
-    def _failure(request: Request, exc: SleepcycleError) -> JSONResponse:
-        if isinstance(exc, UsageError):
-            return _error(400, exc.kind, str(exc))
-        return _error(502 if isinstance(exc, ModelError) else 500, exc.kind, str(exc))
+    _handle_errors(app)
+    app.add_middleware(
+        Edge,
+        max_bytes=mind.config.limits.request_bytes,
+        loopback_only=gate.open,
+        refuse=_body,
+    )
 
     @app.post("/v1/chat/completions", response_model=None)
     def chat(body: ChatBody, request: Request) -> JSONResponse | StreamingResponse:
@@ -93,8 +157,8 @@ def create_app(mind: Mind) -> FastAPI:
         turns = [
             m for m in body.messages if m.get("role") in CHAT_ROLES and _text(m.get("content"))
         ]
-        if turns:
-            mind.ingest_messages(turns, session=session)
+        if turns:  # an oversize turn is recorded cut to limits.episode_chars, not refused
+            mind.ingest_messages(turns, session=session, truncate=True)
         role = "sub" if asleep(mind.store, mind.agent) else "foreground"
         if role == "foreground":
             mind.refresh_adapter()  # a training or `sleepcycle adapters` may have changed it
@@ -178,7 +242,9 @@ def _record_reply(mind: Mind, session: str, turns: list[dict[str, Any]], text: s
     """Record the reply after the turns it answers, in one batch: the history is already
     stored (nothing is added twice) and an identical earlier reply stays a separate episode."""
     if text.strip():
-        mind.ingest_messages([*turns, {"role": "assistant", "content": text}], session=session)
+        mind.ingest_messages(
+            [*turns, {"role": "assistant", "content": text}], session=session, truncate=True
+        )
 
 
 def _sse(

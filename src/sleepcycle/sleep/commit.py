@@ -44,6 +44,7 @@ class CommitOutput(BaseModel):
     episodes: int = 0
     persona_version: int | None = None
     skipped: list[str] = []
+    dreamt_upon: list[str] = []  # memories marked deep; rollback unmarks them
     dry_run: bool = False
 
 
@@ -114,6 +115,7 @@ def run(
                 ).version
             result = CommitOutput(
                 **night.out,
+                dreamt_upon=dreamt_upon,
                 queued=queued,
                 thoughts_dreamt=dreamt,
                 episodes=len(gathered.episodes),

@@ -3,13 +3,14 @@
 Rollback restores every memory the sleep touched to the state it had before the sleep, as new
 versions authored by the user (history is kept: nothing is deleted), retracts the memories it
 added, reopens the thoughts it resolved or dreamt upon, discards the questions it parked,
-restores the persona, and returns its episodes to unconsolidated so the next sleep takes them
-again. A memory changed after the sleep (by hand, or by a later sleep) is not overwritten
-unless forced.
+unmarks the memories it marked deep (dreamt upon), restores the persona, and returns its
+episodes to unconsolidated so the next sleep takes them again. A memory changed after the
+sleep (by hand, or by a later sleep) is not overwritten unless forced.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from ..records import (
     SleepStatus,
     ThoughtStatus,
 )
+from ..store import Store
 from ..times import now
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ class Diff:
     thoughts: list[dict[str, Any]] = field(default_factory=list)
     persona: list[int] = field(default_factory=list)
     episodes: int = 0
+    dreamt_upon: list[str] = field(default_factory=list)  # marked deep, content unchanged
 
     @property
     def empty(self) -> bool:
@@ -77,6 +80,7 @@ class Diff:
             "thoughts": self.thoughts,
             "persona_versions": self.persona,
             "episodes_consolidated": self.episodes,
+            "dreamt_upon": self.dreamt_upon,
         }
 
 
@@ -85,6 +89,16 @@ def _by_memory(versions: list[MemoryVersion]) -> dict[str, list[MemoryVersion]]:
     for v in versions:
         grouped.setdefault(v.memory_id, []).append(v)
     return grouped
+
+
+def _dreamt_upon(store: Store, sleep_id: str) -> list[str]:
+    """The memories a sleep's commit marked deep, from its checkpoint."""
+    for stage in store.sleeps.stages(sleep_id):
+        if stage.name == "commit" and stage.checkpoint:
+            data = json.loads(stage.checkpoint)
+            if not data.get("dry_run"):
+                return [str(x) for x in data.get("dreamt_upon", [])]
+    return []
 
 
 def diff(mind: Mind, sleep_id: str) -> Diff:
@@ -98,6 +112,7 @@ def diff(mind: Mind, sleep_id: str) -> Diff:
         ],
         persona=[p.version for p in store.persona.by_sleep(agent, sleep_id)],
         episodes=len(store.episodes.consolidated_by(agent, sleep_id)),
+        dreamt_upon=_dreamt_upon(store, sleep_id),
     )
     for memory_id, versions in _by_memory(
         store.memories.versions_by_sleep(agent, sleep_id)
@@ -182,6 +197,7 @@ def rollback(mind: Mind, sleep_id: str, *, force: bool = False) -> RollbackRepor
             tx.thoughts.set_status(agent, thought.id, ThoughtStatus.DISCARDED, note=reason)
         episodes = tx.episodes.consolidated_by(agent, sleep.id)
         tx.episodes.mark_consolidated(agent, episodes, None)
+        tx.memories.mark_deep(agent, _dreamt_upon(store, sleep.id), deep=False)
         persona_version = None
         written = tx.persona.by_sleep(agent, sleep.id)
         if written:

@@ -144,14 +144,15 @@ class MemoryRepo:
         self._append_version(memory, op, None, change, now())
         return memory
 
-    def mark_deep(self, agent: str, ids: Sequence[str]) -> int:
-        """Bookkeeping, not a change of content: these memories have been dreamt upon."""
+    def mark_deep(self, agent: str, ids: Sequence[str], deep: bool = True) -> int:
+        """Bookkeeping, not a change of content: these memories have (or, with ``deep``
+        false, have not) been dreamt upon. The sleep that marks them keeps their ids."""
         if not ids:
             return 0
         cursor = self.conn.execute(
-            "UPDATE memories SET deep = 1, rev = ? "
-            f"WHERE agent = ? AND id IN ({placeholders(ids)})",
-            (self._next_rev(), agent, *ids),
+            "UPDATE memories SET deep = ?, rev = ? "
+            f"WHERE agent = ? AND deep = ? AND id IN ({placeholders(ids)})",
+            (int(deep), self._next_rev(), agent, int(not deep), *ids),
         )
         return cursor.rowcount
 

@@ -88,11 +88,50 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA wal_autocheckpoint = 0")  # see _Checkpointer
     except sqlite3.DatabaseError as exc:
-        raise StoreError(
-            f"cannot open the store at {path}: {exc}; check the path, or move the file aside "
-            "to start a new store"
-        ) from None
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            fix = "the file or its directory is not writable; fix that or use another --home"
+        else:
+            fix = "check the path, or move the file aside to start a new store"
+        raise StoreError(f"cannot open the store at {path}: {exc}; {fix}") from None
     return conn
+
+
+def _check_path(path: Path) -> None:
+    """Refuse what cannot be (or is not) a store before SQLite makes one of it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the home directory {path.parent}: {exc.strerror}; give a writable "
+            "one with --home or SLEEPCYCLE_HOME"
+        ) from None
+    wal = path.with_name(path.name + "-wal")
+    if path.is_file() and path.stat().st_size == 0 and not wal.exists():
+        # SQLite would take an empty file for a new database: a truncated store would open
+        # as an empty one, and the next write would make that look real.
+        raise StoreError(
+            f"the store at {path} is an empty file, not a database; if it was truncated, "
+            "restore it from a backup, or delete it to start a new store"
+        )
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+        conn.execute("ROLLBACK")
+
+
+def _write_failed(path: Path, exc: sqlite3.Error) -> StoreError:
+    """One line for a write SQLite refused; the transaction was rolled back whole."""
+    text = str(exc)
+    if "full" in text:
+        fix = "free some disk space and try again"
+    elif "readonly" in text or "read-only" in text:
+        fix = "the file or its directory is read-only; make it writable or use another --home"
+    elif "locked" in text or "busy" in text:
+        fix = "another process holds it; try again"
+    else:
+        fix = "the file may be damaged; restore it from a backup"
+    return StoreError(f"cannot write to the store at {path}: {text}; {fix} (nothing was written)")
 
 
 class _Checkpointer:
@@ -143,7 +182,7 @@ class Store:
         self._readers_lock = threading.Lock()
         self._indexes: dict[tuple[str, ItemType, str], VectorIndex] = {}
         self._indexes_lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _check_path(path)
         self._writer = _connect(path, read_only=False)
         try:
             apply_migrations(self._writer)
@@ -190,16 +229,16 @@ class Store:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise StoreError(
-                    f"cannot write to the store at {self.path}: {exc}; another process may "
-                    "hold it, try again"
-                ) from None
+                raise _write_failed(self.path, exc) from None
             try:
                 yield Tx(conn)
+                conn.execute("COMMIT")
+            except (sqlite3.OperationalError, sqlite3.DataError) as exc:  # disk full, ...
+                _rollback(conn)
+                raise _write_failed(self.path, exc) from None
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
-            conn.execute("COMMIT")
             self._checkpointer.nudge()
 
     # reads ------------------------------------------------------------------------------

@@ -29,12 +29,14 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .api.auth import Forbidden, Gate, Unauthorized
 from .api.deps import Caller, Hub
+from .api.edge import Edge
 from .errors import SleepcycleError
 from .mind import Mind
 from .recall import Hit
@@ -363,4 +365,14 @@ def mount(app: Starlette, hub: Hub) -> HttpEndpoint:
 def http_app(hub: Hub) -> Starlette:
     """A server of its own for MCP over streamable HTTP (``sleepcycle mcp --http``)."""
     endpoint = HttpEndpoint(hub)
-    return Starlette(routes=[Route(PATH, endpoint)], lifespan=lambda app: endpoint.running())
+    edge = Middleware(
+        Edge,
+        max_bytes=hub.base.config.limits.request_bytes,
+        loopback_only=hub.gate.open,
+        refuse=lambda status, kind, message: {"error": {"kind": kind, "message": message}},
+    )
+    return Starlette(
+        routes=[Route(PATH, endpoint)],
+        middleware=[edge],
+        lifespan=lambda app: endpoint.running(),
+    )

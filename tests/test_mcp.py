@@ -274,7 +274,8 @@ def test_mcp_http_serves_loopback_without_keys_and_refuses_rebound_hosts(
                 headers={"Host": "evil.example", "Accept": "application/json, text/event-stream"},
             )
     assert seen["hits"]["hits"][0]["text"] == "Maya is allergic to peanuts."
-    assert rebound.status_code == 421  # the SDK's guard: only loopback names
+    assert rebound.status_code == 403  # the edge's guard, as in serve: only loopback names
+    assert "only requests to 127.0.0.1 or localhost" in rebound.json()["error"]["message"]
 
 
 def test_mcp_command_refuses_what_it_cannot_serve_safely() -> None:

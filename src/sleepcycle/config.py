@@ -153,7 +153,16 @@ class SleepSettings(_Section):
     reshape_rounds: int = Field(1, ge=0, le=10, description="rewrites before a rejection")
     duplicate_similarity: float = Field(0.92, ge=0.0, le=1.0, description="cosine of a duplicate")
     evidence_similarity: float = Field(
-        0.5, ge=-1.0, le=1.0, description="least cosine between a memory and its evidence"
+        0.25, ge=-1.0, le=1.0, description="least cosine between a memory and its evidence"
+    )
+    evidence_similarity_high: float = Field(
+        0.5,
+        ge=-1.0,
+        le=1.0,
+        description="below this cosine a memory must also share evidence_overlap of its words",
+    )
+    evidence_overlap: float = Field(
+        0.25, ge=0.0, le=1.0, description="share of a memory's content words its evidence holds"
     )
     persona_updates: int = Field(3, ge=0, le=20, description="persona changes proposed per sleep")
     persona_drift: float = Field(

@@ -148,6 +148,24 @@ class EpisodeRepo:
             args.append(limit)
         return [_episode(row) for row in self.conn.execute(sql, (agent, *args))]
 
+    def around(self, agent: str, episode: Episode, before: int, after: int) -> list[Episode]:
+        """The episode with up to ``before`` earlier and ``after`` later ones of its session,
+        in time order: the context a line is said in."""
+        stamp = time_in(episode.time)
+        earlier = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM episodes WHERE agent = ? AND session = ? "
+            "AND (time < ? OR (time = ? AND seq < (SELECT seq FROM episodes WHERE id = ?))) "
+            "ORDER BY time DESC, seq DESC LIMIT ?",
+            (agent, episode.session, stamp, stamp, episode.id, before),
+        ).fetchall()
+        later = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM episodes WHERE agent = ? AND session = ? "
+            "AND (time > ? OR (time = ? AND seq > (SELECT seq FROM episodes WHERE id = ?))) "
+            "ORDER BY time ASC, seq ASC LIMIT ?",
+            (agent, episode.session, stamp, stamp, episode.id, after),
+        ).fetchall()
+        return [*(_episode(r) for r in reversed(earlier)), episode, *(_episode(r) for r in later)]
+
     def consolidated_by(self, agent: str, sleep_id: str) -> list[str]:
         rows = self.conn.execute(
             "SELECT id FROM episodes WHERE agent = ? AND consolidated_in = ? ORDER BY seq",

@@ -1,0 +1,126 @@
+"""Reading a proposed memory against the lines it cites: who it is about, what it negates, and
+how much of it the lines say.
+
+A chat line means different things depending on who says it: in "Caroline: I went to a support
+group", *I* is Caroline; in "Caroline: glad you had fun, Mel", *you* is Melanie. A memory about
+a participant must rest on a line that speaks about them: one they said themselves, or one
+that addresses them (*you*) or names them (first names and their short forms, "Mel"). The
+sentence of a cited line that carries the memory is the one that shares most of its content
+words ("aligned"); the checks look at that sentence, not at the whole line, since a line often
+greets one person and tells about another.
+
+These are code checks on surface form, tuned on a benchmark (``benchmarks/quality.py``): they
+catch a memory that names the wrong person, negates what was said, or says something the lines
+do not, and they can be fooled by paraphrase. The verifier model reads the same lines after
+them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..recall import STOPWORDS
+from .grounding import fold, stem
+
+__all__ = ["Line", "addressed", "aligned", "content_words", "coverage", "negated", "subject_of"]
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\s+[-–—]\s+|\n+")
+_SECOND = re.compile(r"\b(you|your|yours|yourself|yourselves|ya|u)\b|\byou['’]", re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(not|never|no|nobody|nothing|none|neither|nor|without|cannot|hardly)\b|n['’]t\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One cited line: who said it (None when unnamed, as the assistant often is) and what."""
+
+    speaker: str | None
+    text: str
+
+
+def content_words(text: str, ignore: Iterable[str] = ()) -> set[str]:
+    """The stems of the words that carry meaning: no function words, no names in ``ignore``."""
+    skip = {fold(x) for x in ignore}
+    found: set[str] = set()
+    for word in _WORD.findall(text):
+        folded = re.sub(r"['’]s$", "", fold(word))
+        if len(folded) >= 3 and folded not in STOPWORDS and folded not in skip:
+            found.add(stem(folded))
+    return found
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE.split(text) if s.strip()] or [text]
+
+
+def aligned(claim: str, text: str, ignore: Iterable[str] = (), most: int = 1) -> str:
+    """The sentence of ``text`` that shares most content words with ``claim`` (with
+    ``most``, that many of the best, in the order of the text)."""
+    names = list(ignore)
+    words = content_words(claim, names)
+    parts = sentences(text)
+    ranked = sorted(range(len(parts)), key=lambda i: -len(words & content_words(parts[i], names)))
+    return " ".join(parts[i] for i in sorted(ranked[:most]))
+
+
+def coverage(claim: str, evidence: Sequence[str], ignore: Iterable[str] = ()) -> float:
+    """The share of the claim's content words that the evidence has (1.0 with none)."""
+    names = list(ignore)
+    words = content_words(claim, names)
+    if not words:
+        return 1.0
+    said: set[str] = set()
+    for text in evidence:
+        said |= content_words(text, names)
+    return len(words & said) / len(words)
+
+
+def _named(text: str, person: str) -> bool:
+    """Whether ``text`` names ``person``, in full or by a short form ("Mel", "Deb")."""
+    full = fold(person)
+    for word in _WORD.findall(text):
+        folded = re.sub(r"['’]s$", "", fold(word))
+        if folded == full or (word[0].isupper() and len(folded) >= 3 and full.startswith(folded)):
+            return True
+    return False
+
+
+def subject_of(claim: str, participants: Iterable[str]) -> str | None:
+    """The participant a claim names first (its subject, in the way memories are written)."""
+    first: tuple[int, str] | None = None
+    for person in participants:
+        match = re.search(rf"\b{re.escape(person)}\b", claim)
+        if match and (first is None or match.start() < first[0]):
+            first = (match.start(), person)
+    return first[1] if first else None
+
+
+def addressed(claim: str, lines: Sequence[Line], participants: Sequence[str]) -> bool:
+    """Whether the cited lines speak about the person the claim is about: said by them, or
+    (when the claim does not also name the speaker) telling them or naming them."""
+    subject = subject_of(claim, participants)
+    if subject is None:
+        return True
+    names_both = sum(1 for p in participants if re.search(rf"\b{re.escape(p)}\b", claim)) > 1
+    for line in lines:
+        if line.speaker is None or fold(line.speaker) == fold(subject):
+            return True
+        if names_both:
+            continue  # "A thanks B" rests on A's line: A is the one acting
+        sentence = aligned(claim, line.text, participants)
+        if _SECOND.search(sentence) or _named(sentence, subject):
+            return True
+    return False
+
+
+def negated(claim: str, lines: Sequence[Line], participants: Sequence[str]) -> bool:
+    """Whether the claim negates what its lines affirm: it has a negation and no sentence of
+    the lines that carries it does."""
+    if not _NEGATION.search(claim):
+        return False
+    return not any(_NEGATION.search(aligned(claim, line.text, participants)) for line in lines)

@@ -3,6 +3,9 @@
 - Episodes are clustered by topic: in time order, each joins the most similar open cluster
   (cosine to the cluster's mean, with a bonus for the next turn of the same session) or starts
   a new one; clusters are capped at ``sleep.cluster_size`` so each fits a small model's prompt.
+- Each cluster also shows, as context, the line just before each of its lines (in the same
+  session) when another cluster took it: what a line answers is often said there, and a
+  memory may cite it.
 - Open thoughts join the cluster they are most similar to, or form their own.
 - Each cluster is shown the memories most similar to it; memories not yet dreamt upon that no
   cluster takes form a review cluster, so every one of them is dreamt upon.
@@ -34,6 +37,7 @@ class Cluster(BaseModel):
 
     id: str
     episodes: list[str] = []
+    context: list[str] = []  # tonight's lines just before its own, shown and citable
     thoughts: list[str] = []
     memories: list[str] = []
     hints: list[str] = []
@@ -125,12 +129,14 @@ def run(ctx: SleepContext, gathered: GatherOutput) -> CrunchOutput:
     clusters = []
     for c, members in enumerate(groups):
         member_ids = [episodes[i].id for i in members]
+        context = _context(episodes, members)
         mem_ids = cluster_memories[c]
         hints = _hints(member_ids, mem_ids, duplicates, contradictions, repeats)
         clusters.append(
             Cluster(
                 id=f"c{c + 1}",
                 episodes=member_ids,
+                context=context,
                 thoughts=thought_groups.get(c, []),
                 memories=mem_ids,
                 hints=hints,
@@ -149,6 +155,17 @@ def run(ctx: SleepContext, gathered: GatherOutput) -> CrunchOutput:
         clusters=[c.model_dump() for c in clusters],
     )
     return out
+
+
+def _context(episodes: list[Episode], members: list[int]) -> list[str]:
+    """The line before each member, in its session, that the cluster does not hold."""
+    inside = set(members)
+    found: dict[str, None] = {}
+    for i in members:
+        j = i - 1
+        if j >= 0 and j not in inside and episodes[j].session == episodes[i].session:
+            found[episodes[j].id] = None
+    return list(found)
 
 
 def _duplicates(

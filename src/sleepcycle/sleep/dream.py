@@ -30,9 +30,13 @@ class DreamOutput(BaseModel):
 
 
 def cluster_labels(ctx: SleepContext, cluster: Cluster) -> Labels:
+    """The cluster's labels: its lines with their context lines in time order (all citable),
+    its memories and its thoughts."""
     store, agent = ctx.store, ctx.agent
+    lines = store.episodes.get_many(agent, [*cluster.episodes, *cluster.context])
+    lines.sort(key=lambda e: e.time)
     return Labels(
-        episodes=store.episodes.get_many(agent, cluster.episodes),
+        episodes=lines,
         memories=store.memories.get_many(agent, cluster.memories),
         thoughts=[store.thoughts.get(agent, t) for t in cluster.thoughts],
     )

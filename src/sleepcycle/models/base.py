@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -18,6 +19,7 @@ __all__ = [
     "Backend",
     "ChatReply",
     "ChatRequest",
+    "Choice",
     "Message",
     "key_seed",
     "request_hash",
@@ -50,6 +52,20 @@ class ChatReply:
     tokens_out: int = 0
     ms: float = 0.0
     finish_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """How likely a model was to begin its reply with each option (log-probabilities that
+    sum, as probabilities, to one over the options)."""
+
+    logprobs: Mapping[str, float]
+    model: str
+    tokens_in: int = 0
+    ms: float = 0.0
+
+    def probability(self, option: str) -> float:
+        return math.exp(self.logprobs[option])
 
 
 @runtime_checkable

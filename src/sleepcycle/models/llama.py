@@ -20,12 +20,14 @@ import importlib.metadata
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from ..errors import ModelError
-from .base import ChatReply, ChatRequest
+from .base import ChatReply, ChatRequest, Choice, Message
 from .grammar import schema_to_gbnf
 
 __all__ = ["LlamaBackend", "bundled_model_path", "cpu_features", "model_params", "use_repack"]
@@ -93,6 +95,24 @@ def model_params(**fields: Any) -> Iterator[None]:
             yield
         finally:
             lib.llama_model_default_params = original
+
+
+def _chat_prompt(llm: Any, messages: Sequence[Message]) -> str:
+    """The prompt ``create_chat_completion`` would give the model: its own chat template
+    (from the GGUF) with the generation prompt."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # noqa: PLC0415
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ModelError("the model has no chat template; give it one, or use another model")
+    vocab = llm._model
+    formatter = Jinja2ChatFormatter(
+        template=template,
+        eos_token=vocab.token_get_text(llm.token_eos()),
+        bos_token=vocab.token_get_text(llm.token_bos()),
+    )
+    chat: Any = [dict(m) for m in messages]
+    return str(formatter(messages=chat).prompt)
 
 
 @contextlib.contextmanager
@@ -201,6 +221,36 @@ class LlamaBackend:
             tokens_out=int(usage.get("completion_tokens", 0)),
             ms=ms,
             finish_reason=choice.get("finish_reason"),
+        )
+
+    def choose(self, request: ChatRequest, options: Sequence[str]) -> Choice:
+        """How likely the model is to begin its reply with each of ``options`` (one forward
+        pass, no sampling): log-probabilities of their first tokens, normalised over them."""
+        import llama_cpp  # noqa: PLC0415
+
+        with self._lock:
+            self._load()
+            llm = self._llm
+            prompt = _chat_prompt(llm, request.messages)
+            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+            if len(tokens) >= llm.n_ctx():
+                raise ModelError(f"{self.model_id}: the prompt does not fit the context")
+            firsts = [
+                llm.tokenize(o.encode("utf-8"), add_bos=False, special=False)[0] for o in options
+            ]
+            started = time.perf_counter()
+            llm.reset()
+            llm.eval(tokens)
+            pointer = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+            logits = np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),)).astype(np.float64)
+            ms = (time.perf_counter() - started) * 1000
+        picked = logits[firsts]
+        logprobs = picked - np.logaddexp.reduce(picked)
+        return Choice(
+            logprobs={o: float(lp) for o, lp in zip(options, logprobs, strict=True)},
+            model=self.model_id,
+            tokens_in=len(tokens),
+            ms=ms,
         )
 
     def stream(self, request: ChatRequest) -> Iterator[str]:

@@ -52,10 +52,12 @@ def open_mind(
     embedder: MiniLMEmbedder,
     rounds: int = 2,
     review: dict[str, str] | None = None,
+    settings: dict[str, Any] | None = None,
     **roles: Any,
 ) -> Mind:
     """A mind whose models are all fakes: the roles given, and quiet defaults for the rest.
-    Every operation is applied unless ``review`` says otherwise."""
+    Every operation is applied unless ``review`` says otherwise; ``settings`` adds sections
+    of config.toml."""
     roles = {
         "dreamer": dreamer(),
         "verifier": verifier(),
@@ -69,6 +71,7 @@ def open_mind(
             "sleep": ONE_CLUSTER.model_copy(update={"reshape_rounds": rounds}).model_dump(),
             "roles": {"dreamer": {"max_tokens": 4000}},
             "review": APPLY_ALL if review is None else review,
+            **(settings or {}),
         }
     )
     return sleepcycle.open(home, "maya", embedder=embedder, config=config, backends=roles)

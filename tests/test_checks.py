@@ -143,3 +143,60 @@ def test_negation_and_overlap() -> None:
     assert not negated("Sam went swimming.", [Line("Sam", "I went swimming!")], people)
     assert coverage("Sam went swimming at the lake.", ["Sam: I went swimming in the lake!"]) == 1.0
     assert coverage("Sam plays the violin.", ["Sam: I went swimming in the lake!"], people) == 0.0
+
+
+def test_the_judge_refuses_what_it_reads_as_false_after_the_code_checks_pass(
+    home: Path, embedder: MiniLMEmbedder
+) -> None:
+    """verify.judge = choice: the verifier answers Yes or No by its probabilities; a memory
+    that code cannot fault but the judge finds false is rejected, and every answer is a
+    recorded call of the verify stage."""
+    from sleepcycle import ChoiceModel
+
+    true = "Melanie took her two kids to the beach in Brighton last weekend."
+    false = "Melanie painted a lake sunrise last weekend with her two kids."
+    judge = ChoiceModel(
+        lambda req: {"Yes": 0.03, "No": 0.97}
+        if "Memory: Melanie painted" in str(req.messages[-1]["content"])
+        else {"Yes": 0.6, "No": 0.4}
+    )
+    mind = open_mind(
+        home,
+        embedder,
+        rounds=0,
+        settings={"verify": {"judge": "choice", "reject_above": 0.9}},
+        dreamer=dreamer(
+            Intent("add", true, sources=["Brighton"]),
+            Intent("add", false, sources=["lake sunrise", "Brighton"]),
+        ),
+        verifier=judge,
+    )
+    mind.ingest_messages(CHAT)
+    assert mind.sleep().outcome is Outcome.DONE
+    seen = verdicts(mind)
+    assert seen[true] == (True, [])
+    assert seen[false] == (False, [])  # no code check failed: the judge did
+    assert [m.text for m in mind.memories()] == [true]
+    question = str(judge.requests[0].messages[-1]["content"])
+    assert "- Melanie: I took my two kids to the beach in Brighton" in question
+    sleep = mind.get_sleep()
+    assert mind.store.sleeps.call_count(sleep.id, "verify") == 2
+    mind.close()
+
+
+def test_the_judge_needs_a_model_that_scores_options(home: Path, embedder: MiniLMEmbedder) -> None:
+    mind = open_mind(
+        home,
+        embedder,
+        rounds=0,
+        settings={"verify": {"judge": "choice"}},
+        dreamer=dreamer(Intent("add", "Melanie went to Brighton.", sources=["Brighton"])),
+    )
+    mind.ingest_messages(CHAT)
+    report = mind.sleep()
+    assert report.outcome is Outcome.FAILED
+    assert "verify: verify.judge = choice needs a model that scores options" in str(
+        report.sleep.error
+    )
+    assert mind.memories() == []
+    mind.close()

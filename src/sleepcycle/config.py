@@ -36,6 +36,7 @@ __all__ = [
     "RoleSettings",
     "SleepSettings",
     "TrainSettings",
+    "VerifySettings",
     "check_agent",
     "load_config",
     "resolve_agent",
@@ -209,6 +210,29 @@ class TrainSettings(_Section):
     )
 
 
+class VerifySettings(_Section):
+    """How the verifier model judges a proposal that passed the code checks."""
+
+    judge: Literal["auto", "reply", "choice"] = Field(
+        "auto",
+        description="reply: the verifier writes a 0/1 score with reasons; choice: it answers "
+        "Yes or No and is scored by its own token probabilities (llama engine only); auto: "
+        "choice on the bundled model, reply on any other",
+    )
+    adapter: str = Field(
+        "bundled",
+        min_length=1,
+        description="choice: the LoRA adapter applied to the verifier's model; bundled: the "
+        "judge trained for the bundled model (tools/build_judge.py); none; or a GGUF path",
+    )
+    reject_above: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="choice: a proposal is rejected when the judge's probability of No is above this",
+    )
+
+
 class ResidencySettings(_Section):
     """Which models stay loaded: loading the night's models unloads lower-priority ones."""
 
@@ -358,6 +382,7 @@ class Config(_Section):
         default_factory=lambda: {r: RoleSettings(**d) for r, d in _ROLE_DEFAULTS.items()}
     )
     sleep: SleepSettings = SleepSettings()
+    verify: VerifySettings = VerifySettings()
     train: TrainSettings = TrainSettings()
     residency: ResidencySettings = ResidencySettings()
     review: ReviewSettings = ReviewSettings()

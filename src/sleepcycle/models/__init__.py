@@ -5,12 +5,13 @@ from .base import (
     ChatReply,
     ChatRequest,
     Choice,
+    Chooser,
     Message,
     key_seed,
     request_hash,
     stream_reply,
 )
-from .fake import FunctionModel, ScriptedModel
+from .fake import ChoiceModel, FunctionModel, ScriptedModel
 from .llama import LlamaBackend, bundled_model_path
 from .openai import OpenAIBackend
 from .roles import Models, ReplyError, RoleModel, build_backend, parse_reply
@@ -20,6 +21,8 @@ __all__ = [
     "ChatReply",
     "ChatRequest",
     "Choice",
+    "ChoiceModel",
+    "Chooser",
     "FunctionModel",
     "LlamaBackend",
     "Message",

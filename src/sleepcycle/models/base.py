@@ -79,6 +79,16 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class Chooser(Protocol):
+    """A model that can say how likely it was to begin its reply with each of a few options
+    (the embedded engine; the verifier's judge)."""
+
+    model_id: str
+
+    def choose(self, request: ChatRequest, options: Sequence[str]) -> Choice: ...
+
+
 def stream_reply(backend: Backend, request: ChatRequest) -> Iterator[str]:
     """The reply in pieces as the backend produces them (one piece if it cannot stream)."""
     stream = getattr(backend, "stream", None)

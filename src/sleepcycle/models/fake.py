@@ -7,21 +7,27 @@ a test can script exactly what the dreamer, verifier or reshaper says::
     dreamer = ScriptedModel([{"operations": [{"op": "add", "text": "...", ...}]}])
     verifier = FunctionModel(lambda req: {"score": 1, "reasons": "grounded", "feedback": ""})
 
+``ChoiceModel`` stands in for a judge read by its token probabilities (``verify.judge =
+choice``): ``fn(request)`` gives the probability of each option::
+
+    judge = ChoiceModel(lambda req: {"Yes": 0.2, "No": 0.8})
+
 Token counts are words, latency is the time the call took.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import ModelError
-from .base import ChatReply, ChatRequest
+from .base import ChatReply, ChatRequest, Choice
 
-__all__ = ["FunctionModel", "ScriptedModel"]
+__all__ = ["ChoiceModel", "FunctionModel", "ScriptedModel"]
 
 Reply = str | dict[str, Any] | list[Any]
 
@@ -100,6 +106,37 @@ class FunctionModel:
     def stream(self, request: ChatRequest) -> Iterator[str]:
         """The function's reply, word by word."""
         yield from _pieces(self.complete(request).text)
+
+    def close(self) -> None:
+        pass
+
+
+class ChoiceModel:
+    """A judge: ``choose`` answers with the probabilities ``fn(request)`` gives each option
+    (normalised over the options asked about); ``complete`` replies with the likeliest."""
+
+    def __init__(
+        self, fn: Callable[[ChatRequest], Mapping[str, float]], model_id: str = "choice"
+    ):
+        self.model_id = model_id
+        self.fn = fn
+        self.requests: list[ChatRequest] = []
+
+    def choose(self, request: ChatRequest, options: Sequence[str]) -> Choice:
+        self.requests.append(request)
+        given = self.fn(request)
+        weights = [max(float(given.get(o, 0.0)), 1e-12) for o in options]
+        total = sum(weights)
+        return Choice(
+            {o: math.log(w / total) for o, w in zip(options, weights, strict=True)},
+            self.model_id,
+            tokens_in=_words(request),
+        )
+
+    def complete(self, request: ChatRequest) -> ChatReply:
+        given = self.fn(request)
+        best = max(given, key=lambda o: given[o])
+        return ChatReply(best, self.model_id, tokens_in=_words(request), tokens_out=1)
 
     def close(self) -> None:
         pass

@@ -27,13 +27,16 @@ from ..residency import (
     adapter_residency,
     engine_residency,
 )
-from .base import Backend, ChatReply, ChatRequest, Message
+from .base import Backend, ChatReply, ChatRequest, Chooser, Message
 from .llama import LlamaBackend
 from .openai import OpenAIBackend
 
 __all__ = ["AdapterBinding", "Models", "ReplyError", "RoleModel", "build_backend", "parse_reply"]
 
 T = TypeVar("T", bound=BaseModel)
+
+# The verifier's judge for the bundled model, built by tools/build_judge.py.
+JUDGE_ADAPTER = Path(__file__).resolve().parent / "judge" / "judge.gguf"
 
 
 class ReplyError(ValueError):
@@ -263,6 +266,64 @@ class Models:
         if "+" in name and self.adapter is not None:
             return adapter_residency(kind, url, model, self.adapter)
         return engine_residency(kind, url, model, level=settings.sleep_level)
+
+    def judge(self) -> Chooser | None:
+        """The verifier as a Yes/No judge scored by its token probabilities (``[verify]``),
+        or None where the verifier writes its verdicts. Built on first use, with the judge
+        adapter on the verifier's model; ``drop_judge`` frees it."""
+        mode = self.config.verify.judge
+        if mode == "reply":
+            return None
+        if "verifier" in self._overrides:
+            backend = self._overrides["verifier"]
+            if mode == "choice" and isinstance(backend, Chooser):
+                return backend
+            if mode == "choice":
+                raise ConfigError(
+                    "verify.judge = choice needs a model that scores options; the verifier's "
+                    "backend cannot; set verify.judge = reply"
+                )
+            return None
+        name = self.model_name("verifier")
+        settings = self.config.models[name]
+        if settings.engine != "llama":
+            if mode == "choice":
+                raise ConfigError(
+                    f"verify.judge = choice needs the llama engine; models.{name} is "
+                    f"{settings.engine}; set verify.judge = reply"
+                )
+            return None
+        if mode == "auto" and settings.path is not None:
+            return None  # the bundled judge adapter fits only the bundled model
+        key = f"{name}#judge"
+        if key not in self._built:
+            path = Path(settings.path).expanduser() if settings.path else None
+            if path is not None and not path.is_absolute():
+                path = self.home / path
+            self._built[key] = LlamaBackend(
+                path,
+                n_ctx=settings.n_ctx,
+                threads=settings.threads,
+                lora_path=self._judge_adapter(),
+                repack=settings.repack,
+            )
+        judge = self._built[key]
+        assert isinstance(judge, Chooser)
+        return judge
+
+    def _judge_adapter(self) -> Path | None:
+        adapter = self.config.verify.adapter
+        if adapter == "none":
+            return None
+        if adapter == "bundled":
+            return JUDGE_ADAPTER
+        path = Path(adapter).expanduser()
+        return path if path.is_absolute() else self.home / path
+
+    def drop_judge(self) -> None:
+        """Free the judge's weights (after the verify stage)."""
+        for key in [k for k in self._built if k.endswith("#judge")]:
+            self._built.pop(key).close()
 
     def close(self) -> None:
         for backend in self._built.values():

@@ -8,6 +8,7 @@ for the calls it already made.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from ..config import SleepSettings
 from ..models import (
     ChatReply,
     ChatRequest,
+    Choice,
     Message,
     Models,
     ReplyError,
@@ -129,3 +131,31 @@ class SleepContext:
                 )
 
         return model.ask(request, parse, retries=self.settings.reply_retries, on_reply=record)
+
+    def choose(self, key: str, messages: Sequence[Message], options: Sequence[str]) -> Choice:
+        """The verifier's judge's probabilities for ``options`` as the first word of its reply
+        (``Models.judge``), recorded as a call and replayed when this sleep asks again."""
+        judge = self.models.judge()
+        assert judge is not None, "choose is asked only where verify.judge chose a judge"
+        request = ChatRequest(messages=tuple(messages), temperature=0.0, max_tokens=1)
+        call_key = f"{self.stage}:{key}:choice:{request_hash(request)}"
+        cached = self.store.sleeps.call_reply(self.sleep_id, call_key)
+        if cached is not None:
+            recorded = json.loads(cached)
+            if isinstance(recorded, dict) and set(recorded) == set(options):
+                return Choice({o: float(recorded[o]) for o in options}, judge.model_id)
+        choice = judge.choose(request, options)
+        with self.store.write() as tx:
+            tx.sleeps.call_add(
+                sleep_id=self.sleep_id,
+                stage=self.stage,
+                call_key=call_key,
+                role="verifier",
+                model=choice.model,
+                prompt_hash=request_hash(request),
+                response=json.dumps(dict(choice.logprobs)),
+                tokens_in=choice.tokens_in,
+                tokens_out=0,
+                ms=choice.ms,
+            )
+        return choice

@@ -21,10 +21,20 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..prompts import render
 from ..recall import STOPWORDS
 from .grounding import fold, stem
 
-__all__ = ["Line", "addressed", "aligned", "content_words", "coverage", "negated", "subject_of"]
+__all__ = [
+    "Line",
+    "addressed",
+    "aligned",
+    "content_words",
+    "coverage",
+    "judge_question",
+    "negated",
+    "subject_of",
+]
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\s+[-–—]\s+|\n+")
@@ -124,3 +134,13 @@ def negated(claim: str, lines: Sequence[Line], participants: Sequence[str]) -> b
     if not _NEGATION.search(claim):
         return False
     return not any(_NEGATION.search(aligned(claim, line.text, participants)) for line in lines)
+
+
+JUDGE_LINE_CHARS = 600  # a cited line longer than this is shown by its start
+
+
+def judge_question(lines: Sequence[str], memory: str) -> str:
+    """The verifier's judge's question: does ``memory`` follow from ``lines``? (The judge
+    adapter is trained on this wording: ``sleepcycle.train.judgedata``.)"""
+    shown = "\n".join(f"- {line[:JUDGE_LINE_CHARS]}" for line in lines) or "(none)"
+    return render("judge", lines=shown, memory=memory)

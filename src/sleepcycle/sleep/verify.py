@@ -3,8 +3,10 @@
 Every proposal first meets code (``checks``): it is complete and worth keeping, its names,
 numbers and dates appear in its evidence, it is about the person who said or was told the
 cited lines, it does not negate them, it says what they say, and it does not repeat an active
-memory or a proposal already accepted tonight. Only then does the verifier model score it 0 or
-1 with reasons and feedback. A proposal that fails either goes to the reshaper
+memory or a proposal already accepted tonight. Only then does the verifier model judge it:
+on the bundled model (``verify.judge = auto``) a judge adapter answers Yes or No and is read
+by its token probabilities (rejected when No is above ``verify.reject_above``); on any other
+model it writes a 0/1 score with reasons and feedback. A proposal that fails either goes to the reshaper
 with the feedback and comes back as a new proposal (a new round) to be verified again; after
 ``sleep.reshape_rounds`` rounds it is rejected, and the journal keeps the last feedback.
 """
@@ -21,6 +23,7 @@ from .checks import Checker, code_checks
 from .context import SleepContext
 from .crunch import CrunchOutput
 from .dream import DreamOutput, cluster_labels
+from .evidence import judge_question
 from .proposals import Labels, ModelOp, Proposal, operation_schema
 
 __all__ = ["Verdict", "VerifyOutput", "run"]
@@ -95,6 +98,8 @@ def _verify_one(ctx: SleepContext, p: Proposal, checker: Checker) -> Verdict:
             feedback="; ".join(said),
         )
     sources = ctx.store.episodes.get_many(ctx.agent, p.sources)
+    if p.text and p.op in _JUDGED and ctx.models.judge() is not None:
+        return _judge(ctx, p, [e.search_text for e in sources])
     targets = ctx.store.memories.get_many(ctx.agent, p.targets)
     prompt = render(
         "verify",
@@ -128,6 +133,27 @@ def _verify_one(ctx: SleepContext, p: Proposal, checker: Checker) -> Verdict:
     )
 
 
+_JUDGED = ("add", "insight", "edit", "supersede", "merge", "amend")
+
+
+def _judge(ctx: SleepContext, p: Proposal, lines: list[str]) -> Verdict:
+    """The judge's Yes or No, by its probabilities: rejected when No is likely enough."""
+    assert p.text is not None
+    question = judge_question(lines, p.text)
+    choice = ctx.choose(p.id, [{"role": "user", "content": question}], ("Yes", "No"))
+    no = choice.probability("No")
+    passed = no <= ctx.mind.config.verify.reject_above
+    follows = f"the judge gives {1 - no:.2f} that it follows from the cited lines"
+    return Verdict(
+        proposal=p.id,
+        passed=passed,
+        score=int(passed),
+        reasons=follows,
+        feedback="" if passed else "say only what the cited lines say, about who said it",
+        model=choice.model,
+    )
+
+
 def _reshape(
     ctx: SleepContext, p: Proposal, verdict: Verdict, labels: Labels, round_: int
 ) -> Proposal | None:
@@ -158,6 +184,7 @@ def _reshape(
 
 
 def run(ctx: SleepContext, crunched: CrunchOutput, dreamt: DreamOutput) -> VerifyOutput:
+    ctx.models.judge()  # a judge that cannot be built says so before any proposal is read
     checker = Checker(ctx, crunched)
     clusters = {c.id: c for c in crunched.clusters}
     labels: dict[str, Labels] = {}
@@ -211,6 +238,7 @@ def run(ctx: SleepContext, crunched: CrunchOutput, dreamt: DreamOutput) -> Verif
                 f"{p.id} -> {rewritten.id} {rewritten.describe()}",
                 proposal=rewritten.id,
             )
+    ctx.models.drop_judge()
     asked = [v for v in verdicts if v.score is not None]
     ctx.note(
         "summary",

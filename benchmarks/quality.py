@@ -85,8 +85,10 @@ class Tally:
     verifier_calls: int = 0
     model_ms: float = 0.0
     seconds: float = 0.0
+    follows: list[float] = field(default_factory=list)  # the judge's P(yes), first verdicts
 
     def add(self, other: Tally) -> None:
+        self.follows += other.follows
         self.proposed += other.proposed
         self.accepted += other.accepted
         self.rewritten += other.rewritten
@@ -219,6 +221,8 @@ def verify_night(
     for p, (o, _) in zip(proposals, items, strict=True):
         kept = [q for q in family[p.id] if q.id in accepted]
         first = verdicts[p.id][0]
+        if first.follows is not None:
+            tally.follows.append(first.follows)
         if kept:
             tally.accepted += 1
             tally.rewritten += kept[0].id != p.id
@@ -321,6 +325,28 @@ def verdict_line(tallies: dict[str, Tally]) -> str:
     return "; ".join(parts)
 
 
+THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+
+
+def calibration(tallies: dict[str, Tally]) -> list[str]:
+    """For each ``verify.reject_above``: of the proposals the judge was asked about (they
+    passed the code checks), the share of true ones kept and of false ones rejected."""
+    if not any(t.follows for t in tallies.values()):
+        return []
+    head = ["reject_above", *[f"{k} {'kept' if k == 'true' else 'rejected'} %" for k in tallies]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for limit in THRESHOLDS:
+        cells = [str(limit)]
+        for kind, t in tallies.items():
+            kept = sum(1 - f <= limit for f in t.follows)
+            cells.append(
+                f"{_pct(kept if kind == 'true' else len(t.follows) - kept, len(t.follows))} "
+                f"of {len(t.follows)}"
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def render(splits: dict[str, dict[str, Tally]], args: argparse.Namespace, seconds: float) -> str:
     mind = sleepcycle.open(CACHE / "models-probe", "probe", config=_config(args.config))
     try:
@@ -349,6 +375,9 @@ def render(splits: dict[str, dict[str, Tally]], args: argparse.Namespace, second
         if not tallies:
             continue
         out += ["", f"### {name}: {verdict_line(tallies)}", "", *table(tallies)]
+        judged = calibration(tallies)
+        if judged:
+            out += ["", f"The judge on {name}, by threshold (first verdicts only):", "", *judged]
     return "\n".join(out)
 
 

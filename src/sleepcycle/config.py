@@ -152,6 +152,15 @@ class SleepSettings(_Section):
     related_memories: int = Field(6, ge=0, le=32, description="memories shown per cluster")
     max_operations: int = Field(5, ge=1, le=20, description="operations dreamt per cluster")
     reshape_rounds: int = Field(1, ge=0, le=10, description="rewrites before a rejection")
+    dreamer: Literal["auto", "model", "draft", "both"] = Field(
+        "auto",
+        description="who proposes: the dreamer model, code drafts from what speakers say about "
+        "themselves (draft), or both; auto: draft on the bundled model, both on any other "
+        "configured model, model where a role is given its own backend",
+    )
+    draft_every: int = Field(
+        3, ge=1, le=100, description="at most one drafted memory per this many episodes"
+    )
     duplicate_similarity: float = Field(0.92, ge=0.0, le=1.0, description="cosine of a duplicate")
     evidence_similarity: float = Field(
         0.25, ge=-1.0, le=1.0, description="least cosine between a memory and its evidence"

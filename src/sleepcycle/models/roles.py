@@ -267,6 +267,18 @@ class Models:
             return adapter_residency(kind, url, model, self.adapter)
         return engine_residency(kind, url, model, level=settings.sleep_level)
 
+    @property
+    def overrides(self) -> set[str]:
+        """The roles given their own backends."""
+        return set(self._overrides)
+
+    def bundled(self, role: str) -> bool:
+        """Whether ``role`` runs on the bundled model (embedded, no path, no own backend)."""
+        if role in self._overrides:
+            return False
+        settings = self.config.models[self.model_name(role).split("+", 1)[0]]
+        return settings.engine == "llama" and settings.path is None
+
     def judge(self) -> Chooser | None:
         """The verifier as a Yes/No judge scored by its token probabilities (``[verify]``),
         or None where the verifier writes its verdicts. Built on first use, with the judge

@@ -57,6 +57,7 @@ class Applier:
         self.author, self.verdict, self.score = author, verdict, score
         self.out: dict[str, list[str]] = {k: [] for k in OUTCOMES}
         self.touched: set[str] = set()
+        self.memory_of: dict[str, str] = {}  # proposal id -> the memory it added
 
     def _times(self, p: Proposal) -> list[datetime]:
         return [e.time for e in self.tx.episodes.get_many(self.agent, p.sources)]
@@ -85,6 +86,7 @@ class Applier:
         )
         self._write(change)
         self.out["added"].append(change.memory_id)
+        self.memory_of[p.id] = change.memory_id
         return change.memory_id
 
     def _update(self, p: Proposal, memory_id: str, op: Op, **fields: Any) -> None:
@@ -94,6 +96,26 @@ class Applier:
             memory_id, op, after, self.author(p), current.version, p.reason or None, self.verdict(p)
         )
         self._write(change)
+
+    def supersede_within(self, old: Proposal, new: Proposal) -> bool:
+        """Mark the memory ``old`` added tonight as superseded by the one ``new`` added (a
+        later statement of the same thing); False where either was not added."""
+        old_id, new_id = self.memory_of.get(old.id), self.memory_of.get(new.id)
+        if old_id is None or new_id is None:
+            return False
+        start = min(self._times(new), default=now())
+        before = self.tx.memories.get(self.agent, old_id)
+        links = (*before.associations, Association(new_id, "superseded_by"))
+        self._update(
+            new, old_id, Op.SUPERSEDE, status=MemoryStatus.SUPERSEDED, valid_to=start,
+            associations=links,
+        )  # fmt: skip
+        after = self.tx.memories.get(self.agent, new_id)
+        self._update(
+            new, new_id, Op.LINK, associations=(*after.associations, Association(old_id, "supersedes"))
+        )
+        self.out["superseded"].append(old_id)
+        return True
 
     def apply(self, p: Proposal) -> None:
         agent, tx = self.agent, self.tx

@@ -89,6 +89,14 @@ def run(
                     continue
                 verb = "would commit" if ctx.dry_run else "committed"
                 ctx.note("committed", f"{verb} {p.id} {p.describe()}", proposal=p.id)
+            for p in (proposals[pid] for pid in verified.accepted):
+                later = proposals.get(p.superseded_by or "")
+                if later is not None and night.supersede_within(p, later):
+                    ctx.note(
+                        "committed",
+                        f"{p.id} is superseded by {later.id}, a later statement of it",
+                        proposal=p.id,
+                    )
             dreamt_upon = [m for m in gathered.shallow if m not in night.touched]
             tx.memories.mark_deep(ctx.agent, dreamt_upon)
             resolved = set(night.out["thoughts_resolved"])

@@ -66,7 +66,7 @@ class SleepContext:
         return self.mind.config.sleep
 
     def author(self, stage: str, role: str | None = None) -> Author:
-        model = self.models.role(role).model_id if role else None
+        model = "code" if role == "drafter" else self.models.role(role).model_id if role else None
         return Author.sleep(self.sleep_id, stage, model)
 
     # journal ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..models import ReplyError, parse_reply
 from ..prompts import data, render
+from . import draft
 from .context import SleepContext
 from .crunch import Cluster, CrunchOutput
 from .proposals import Labels, ModelOps, Proposal, reply_schema
@@ -66,8 +67,31 @@ def operations_budget(ctx: SleepContext) -> int:
     return max(1, min(ctx.settings.max_operations, (tokens - 20) // PER_OPERATION_TOKENS))
 
 
+def proposers(ctx: SleepContext) -> tuple[bool, bool]:
+    """Whether code drafts and whether the dreamer model dreams tonight (``sleep.dreamer``)."""
+    mode = ctx.settings.dreamer
+    if mode == "auto":
+        if ctx.models.bundled("dreamer"):
+            mode = "draft"  # the bundled 135M model proposes nothing worth keeping
+        elif "dreamer" in ctx.models.overrides:
+            mode = "model"
+        else:
+            mode = "both"
+    return mode in ("draft", "both"), mode in ("model", "both")
+
+
+def _drafts(ctx: SleepContext, crunched: CrunchOutput) -> list[Proposal]:
+    ids = list(dict.fromkeys(e for c in crunched.clusters for e in (*c.episodes, *c.context)))
+    episodes = sorted(ctx.store.episodes.get_many(ctx.agent, ids), key=lambda e: e.time)
+    drafted = draft.proposals(draft.draft(episodes, ctx.settings.draft_every), crunched, 1)
+    for p in drafted:
+        ctx.note("proposed", f"{p.describe()} (drafted by code)", proposal=p.model_dump())
+    return drafted
+
+
 def run(ctx: SleepContext, gathered_rejections: list[str], crunched: CrunchOutput) -> DreamOutput:
-    proposals: list[Proposal] = []
+    drafting, dreaming = proposers(ctx)
+    proposals: list[Proposal] = _drafts(ctx, crunched) if drafting and crunched.clusters else []
     failed: list[str] = []
     most = operations_budget(ctx)
     persona = persona_block(ctx)
@@ -76,7 +100,7 @@ def run(ctx: SleepContext, gathered_rejections: list[str], crunched: CrunchOutpu
     if gathered_rejections:
         listed = "\n".join(f"- {r}" for r in gathered_rejections[:8])
         rejections = f"\n\nRecent nights rejected these; do not propose them again:\n{listed}"
-    for cluster in crunched.clusters:
+    for cluster in crunched.clusters if dreaming else []:
         ctx.check_stop()
         labels = cluster_labels(ctx, cluster)
         ops = labels.ops()
@@ -118,6 +142,7 @@ def run(ctx: SleepContext, gathered_rejections: list[str], crunched: CrunchOutpu
     ctx.note(
         "summary",
         f"{len(proposals)} operations proposed from {len(crunched.clusters)} clusters"
+        + (f" ({sum(p.role == 'drafter' for p in proposals)} drafted by code)" if drafting else "")
         + (f"; {len(failed)} clusters gave no usable reply" if failed else ""),
     )
     return DreamOutput(proposals=proposals, failed_clusters=failed)

@@ -49,7 +49,8 @@ class Proposal(BaseModel):
     reason: str = ""
     round: int = 0
     parent: str | None = None
-    role: str = "dreamer"
+    role: str = "dreamer"  # or "reshaper", or "drafter" (code: ``draft.py``)
+    superseded_by: str | None = None  # a later proposal of tonight that replaces this one
 
     def describe(self, labels: Labels | None = None) -> str:
         """The operation in one line, with labels when given (for prompts and the journal)."""

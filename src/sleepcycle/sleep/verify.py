@@ -37,6 +37,7 @@ class Verdict(BaseModel):
     checks: list[str] = []  # what the code checks found, in words
     failed: list[str] = []  # the names of the code checks that failed (``checks.CHECKS``)
     score: int | None = None
+    follows: float | None = None  # the judge's probability that it follows from its lines
     reasons: str = ""
     feedback: str = ""
     model: str | None = None
@@ -148,6 +149,7 @@ def _judge(ctx: SleepContext, p: Proposal, lines: list[str]) -> Verdict:
         proposal=p.id,
         passed=passed,
         score=int(passed),
+        follows=round(1 - no, 4),
         reasons=follows,
         feedback="" if passed else "say only what the cited lines say, about who said it",
         model=choice.model,
@@ -209,7 +211,7 @@ def run(ctx: SleepContext, crunched: CrunchOutput, dreamt: DreamOutput) -> Verif
                 ctx.note("failed", f"{p.id} {p.describe()}: {verdict.reasons}", proposal=p.id)
         pending = []
         for p, verdict in failed:
-            if round_ == ctx.settings.reshape_rounds:
+            if round_ == ctx.settings.reshape_rounds or p.role == "drafter":  # code's words stay
                 rejected.append(p.id)
                 ctx.note(
                     "rejected", f"{p.describe()} (last feedback: {verdict.feedback})", proposal=p.id

@@ -156,9 +156,11 @@ def test_the_judge_refuses_what_it_reads_as_false_after_the_code_checks_pass(
     true = "Melanie took her two kids to the beach in Brighton last weekend."
     false = "Melanie painted a lake sunrise last weekend with her two kids."
     judge = ChoiceModel(
-        lambda req: {"Yes": 0.03, "No": 0.97}
-        if "Memory: Melanie painted" in str(req.messages[-1]["content"])
-        else {"Yes": 0.6, "No": 0.4}
+        lambda req: (
+            {"Yes": 0.03, "No": 0.97}
+            if "Memory: Melanie painted" in str(req.messages[-1]["content"])
+            else {"Yes": 0.6, "No": 0.4}
+        )
     )
     mind = open_mind(
         home,

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_real_sleep_keeps_its_invariants(home: Path, embedder: MiniLMEmbedder) -> None:
-    config = Config.model_validate({"sleep": {"reshape_rounds": 1, "max_operations": 3}})
+    config = Config.model_validate(
+        {"sleep": {"reshape_rounds": 1, "max_operations": 3, "dreamer": "both"}}
+    )
     with sleepcycle.open(home, "maya", embedder=embedder, config=config) as mind:
         mind.add("Maya lives in Manchester.")
         night(mind)
@@ -70,6 +72,8 @@ def test_a_real_sleep_keeps_its_invariants(home: Path, embedder: MiniLMEmbedder)
         dreamer_calls = [c for c in calls if c[0] == "dreamer"]
         assert dreamer_calls and all(c[1] == "SmolLM2-135M-Instruct.Q4_1" for c in dreamer_calls)
         assert all(c[2] > 0 and c[3] > 0 and c[4] > 0 for c in dreamer_calls)
+        judge_calls = [c for c in calls if c[0] == "verifier"]  # the bundled judge adapter
+        assert all(c[1] == "SmolLM2-135M-Instruct.Q4_1+judge" for c in judge_calls)
         summary = report.summary
         assert summary["tokens"]["dreamer"]["tokens_out"] > 0
         assert 0 <= summary["outside_models_share"] < 1

@@ -159,7 +159,7 @@ class SleepSettings(_Section):
         "configured model, model where a role is given its own backend",
     )
     draft_every: int = Field(
-        3, ge=1, le=100, description="at most one drafted memory per this many episodes"
+        2, ge=1, le=100, description="at most one drafted memory per this many episodes"
     )
     duplicate_similarity: float = Field(0.92, ge=0.0, le=1.0, description="cosine of a duplicate")
     evidence_similarity: float = Field(
@@ -238,7 +238,8 @@ class VerifySettings(_Section):
         0.9,
         ge=0.0,
         le=1.0,
-        description="choice: a proposal is rejected when the judge's probability of No is above this",
+        description="choice: a proposal is rejected when the judge's probability of No is "
+        "above this",
     )
 
 

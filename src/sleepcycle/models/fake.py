@@ -115,9 +115,7 @@ class ChoiceModel:
     """A judge: ``choose`` answers with the probabilities ``fn(request)`` gives each option
     (normalised over the options asked about); ``complete`` replies with the likeliest."""
 
-    def __init__(
-        self, fn: Callable[[ChatRequest], Mapping[str, float]], model_id: str = "choice"
-    ):
+    def __init__(self, fn: Callable[[ChatRequest], Mapping[str, float]], model_id: str = "choice"):
         self.model_id = model_id
         self.fn = fn
         self.requests: list[ChatRequest] = []

@@ -112,7 +112,10 @@ class Applier:
         )  # fmt: skip
         after = self.tx.memories.get(self.agent, new_id)
         self._update(
-            new, new_id, Op.LINK, associations=(*after.associations, Association(old_id, "supersedes"))
+            new,
+            new_id,
+            Op.LINK,
+            associations=(*after.associations, Association(old_id, "supersedes")),
         )
         self.out["superseded"].append(old_id)
         return True

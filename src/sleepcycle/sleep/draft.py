@@ -9,11 +9,11 @@ dreamer model, where it is good enough (``sleep.dreamer``), adds what code canno
 
 Only statements are drafted: questions, requests, greetings, hedges and hypotheticals, lines
 about the listener (*you*) and shouting are left alone, as are the assistant's own lines and
-internal ones. A night drafts at most one memory per ``sleep.draft_every`` episodes, the most
-informative lines first (names, numbers, content words), so memory stays smaller than the
-chat it comes from. A draft is a proposal like any other: the code checks and the verifier
-decide, and a later statement of the same kind about the same person (where they live, where
-they work, what they drink) marks the earlier one as superseded in time.
+internal ones. A night drafts at most one memory per ``sleep.draft_every`` episodes (two per
+line), the most informative lines first (names, numbers, content words), so memory stays
+smaller than the chat it comes from. A draft is a proposal like any other: the code checks
+and the verifier decide, and a later statement of the same kind about the same person
+(where they live, where they work, what they drink), on a later day, supersedes the earlier.
 """
 
 from __future__ import annotations
@@ -50,18 +50,116 @@ _SKIP = re.compile(
 )
 _MODAL = re.compile(r"\b(?:will|would|could|can|should|might|may)\b|['’](?:ll|d)\b", re.I)
 _IF = re.compile(r"\s+(?:if|unless|whenever|in case)\s+", re.IGNORECASE)
-_GREETING = re.compile(r"^(?:hi|hey|hello|morning|good (?:morning|evening|night)|bye|cheers)\b", re.I)
+_GREETING = re.compile(
+    r"^(?:hi|hey|hello|morning|good (?:morning|evening|night)|bye|cheers)\b", re.I
+)
 _ADVERBS = frozenset(
-    "just really also still now finally usually always never often already actually "
-    "recently sometimes totally absolutely definitely mostly even only".split()
+    [
+        "just",
+        "really",
+        "also",
+        "still",
+        "now",
+        "finally",
+        "usually",
+        "always",
+        "never",
+        "often",
+        "already",
+        "actually",
+        "recently",
+        "sometimes",
+        "totally",
+        "absolutely",
+        "definitely",
+        "mostly",
+        "even",
+        "only",
+    ]
 )
 _UNCHANGED = frozenset(
-    "can could will would should must might may did had was got went made took came saw left "
-    "began ran met found felt kept told said thought bought brought caught taught "
-    "spent sent built lost won wrote read heard paid gave sold sat stood knew grew drew flew "
-    "threw woke broke chose spoke drove rode froze hid forgot became fell held led lent "
-    "meant slept swam sang rang drank began cannot can't couldn't won't wouldn't didn't "
-    "wasn't shouldn't mustn't hadn't".split()
+    [
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "must",
+        "might",
+        "may",
+        "did",
+        "had",
+        "was",
+        "got",
+        "went",
+        "made",
+        "took",
+        "came",
+        "saw",
+        "left",
+        "began",
+        "ran",
+        "met",
+        "found",
+        "felt",
+        "kept",
+        "told",
+        "said",
+        "thought",
+        "bought",
+        "brought",
+        "caught",
+        "taught",
+        "spent",
+        "sent",
+        "built",
+        "lost",
+        "won",
+        "wrote",
+        "read",
+        "heard",
+        "paid",
+        "gave",
+        "sold",
+        "sat",
+        "stood",
+        "knew",
+        "grew",
+        "drew",
+        "flew",
+        "threw",
+        "woke",
+        "broke",
+        "chose",
+        "spoke",
+        "drove",
+        "rode",
+        "froze",
+        "hid",
+        "forgot",
+        "became",
+        "fell",
+        "held",
+        "led",
+        "lent",
+        "meant",
+        "slept",
+        "swam",
+        "sang",
+        "rang",
+        "drank",
+        "began",
+        "cannot",
+        "can't",
+        "couldn't",
+        "won't",
+        "wouldn't",
+        "didn't",
+        "wasn't",
+        "shouldn't",
+        "mustn't",
+        "hadn't",
+    ]
 )
 _IRREGULAR = {
     "am": "is", "are": "is", "were": "was", "have": "has", "do": "does", "don't": "doesn't",
@@ -105,8 +203,8 @@ def third_person(sentence: str, name: str) -> str:
     named = False
     agree_next = False
     for word in words:
-        core = word.strip(",.!:;\"“”()")
-        lead = word[: len(word) - len(word.lstrip(",.!:;\"“”()"))]
+        core = word.strip(',.!:;"“”()')
+        lead = word[: len(word) - len(word.lstrip(',.!:;"“”()'))]
         tail = word[len(lead) + len(core) :]
         low = core.lower()
         match = re.fullmatch(r"(I|we|We)['’](m|ve|d|ll|re)", core)
@@ -149,20 +247,19 @@ def third_person(sentence: str, name: str) -> str:
 def _statements(content: str) -> list[str]:
     """The first-person statements of a line, trimmed of fillers and labels."""
     found = []
-    for sentence in _SPLIT.split(content):
-        sentence = sentence.strip()
+    for raw in _SPLIT.split(content):
+        sentence = raw.strip()
         if not sentence or sentence.endswith("?"):
             continue
-        sentence = _REMIND.sub("", sentence)
-        for clause in _CLAUSE.split(sentence):
-            clause = _LABEL.sub("", _LEAD.sub("", clause.strip())).strip()
+        for part in _CLAUSE.split(_REMIND.sub("", sentence)):
+            clause = _LABEL.sub("", _LEAD.sub("", part.strip())).strip()
             clause = _LEAD.sub("", clause).strip(" ,")
             condition = _IF.search(clause)
             if condition:  # "I'm allergic to X if we ...": the statement stands alone
                 main = clause[: condition.start()]
                 if _MODAL.search(main):
                     continue  # "I'll come if ...": not a fact
-                clause = main
+                clause = main.strip()
             if not clause or not _FIRST.search(clause) or _SKIP.search(clause):
                 continue
             if _GREETING.match(clause) or (clause.upper() == clause and clause.lower() != clause):
@@ -173,7 +270,10 @@ def _statements(content: str) -> list[str]:
 
 _SLOTS = (
     ("home", re.compile(r"\b(?:lives?|living|moved|relocated|based) (?:in|to)\b", re.I)),
-    ("work", re.compile(r"\b(?:works? (?:at|for|as)|job (?:at|as)|an? [\w -]{2,40} at [A-Z])", re.I)),
+    (
+        "work",
+        re.compile(r"\b(?:works? (?:at|for|as)|job (?:at|as)|an? [\w -]{2,40} at [A-Z])", re.I),
+    ),
     ("drink", re.compile(r"\b(?:drinks?|coffee|tea|latte|flat white|espresso)\b", re.I)),
     ("manager", re.compile(r"\bmanager is\b", re.I)),
 )
@@ -205,15 +305,18 @@ def _informative(text: str, slot: str | None, subject: str) -> float:
     return len(content) + 2 * names + 2 * numbers + lasting - 0.5 * max(0, len(words) - 14)
 
 
+PER_LINE = 2  # drafts from one line at most
+
+
 def draft(episodes: Sequence[Episode], every: int) -> list[Draft]:
-    """The drafts for a night's ``episodes``: at most one per ``every`` episodes (and one per
+    """The drafts for a night's ``episodes``: at most one per ``every`` episodes (and two per
     line), the most informative first, returned in time order."""
     candidates: list[tuple[float, Draft]] = []
     said: set[str] = set()
     for episode in episodes:
         if episode.role is not Role.USER or not episode.name:
             continue
-        best: tuple[float, Draft] | None = None
+        found: list[tuple[float, Draft]] = []
         for statement in _statements(episode.content):
             text = third_person(statement, episode.name).rstrip(" ,;:")
             if len(_WORD.findall(text)) < 4 or len(text) > TEXT_LIMIT:
@@ -223,28 +326,51 @@ def draft(episodes: Sequence[Episode], every: int) -> list[Draft]:
             text = text[:-1] + "." if text.endswith("!") else text
             slot = _slot(text)
             score = _informative(text, slot, episode.name)
-            if best is None or score > best[0]:
-                best = (score, Draft(text, episode, episode.name, slot))
-        if best is not None and best[1].text.casefold() not in said:
-            said.add(best[1].text.casefold())  # a fact said again is drafted once
-            candidates.append(best)
+            if text.casefold() not in said:  # a fact said again is drafted once
+                said.add(text.casefold())
+                found.append((score, Draft(text, episode, episode.name, slot)))
+        candidates += sorted(found, key=lambda c: -c[0])[:PER_LINE]
     budget = max(1, len(episodes) // max(1, every))
-    kept = sorted(candidates, key=lambda c: -c[0])[:budget]
-    return sorted((d for _, d in kept), key=lambda d: d.source.time)
+    ranked = [d for _, d in sorted(candidates, key=lambda c: -c[0])]
+    kept = ranked[:budget]
+    while True:  # what a later statement supersedes does not stay active: it costs nothing
+        extra = budget + len(_replaced(kept))
+        if extra <= len(kept) or len(kept) == len(ranked):
+            break
+        kept = ranked[:extra]
+    return sorted(kept, key=lambda d: d.source.time)
+
+
+def _day(d: Draft) -> str:
+    return d.source.time.date().isoformat()
+
+
+def _replaced(drafts: Sequence[Draft]) -> dict[int, int]:
+    """Index of a draft -> the index of the latest draft, on a later day, of the same slot
+    and person (which supersedes it)."""
+    latest: dict[tuple[str, str], int] = {}
+    ordered = sorted(range(len(drafts)), key=lambda i: drafts[i].source.time)
+    for i in ordered:
+        slot = drafts[i].slot
+        if slot is not None:
+            latest[(drafts[i].subject, slot)] = i
+    out = {}
+    for i, d in enumerate(drafts):
+        j = None if d.slot is None else latest.get((d.subject, d.slot))
+        if j is not None and j != i and _day(drafts[j]) > _day(d):
+            out[i] = j
+    return out
 
 
 def proposals(drafts: Sequence[Draft], crunched: CrunchOutput, start: int) -> list[Proposal]:
-    """Drafts as proposals (``add``, role ``drafter``), each in the cluster of its line; an
-    earlier draft of the same slot and person is marked as superseded by the later one."""
+    """Drafts as proposals (``add``, role ``drafter``), each in the cluster of its line; a
+    draft of the same slot and person on a later day supersedes an earlier one."""
     cluster_of = {e: c.id for c in crunched.clusters for e in (*c.episodes, *c.context)}
     out: list[Proposal] = []
-    latest: dict[tuple[str, str], int] = {}
-    for n, d in enumerate(drafts):
-        if d.slot is not None:
-            latest[(d.subject, d.slot)] = n
+    replaced = _replaced(drafts)
     ids = [f"p{start + n}" for n in range(len(drafts))]
     for n, d in enumerate(drafts):
-        later = latest.get((d.subject, d.slot)) if d.slot else None
+        later = replaced.get(n)
         out.append(
             Proposal(
                 id=ids[n],
@@ -255,7 +381,7 @@ def proposals(drafts: Sequence[Draft], crunched: CrunchOutput, start: int) -> li
                 sources=[d.source.id],
                 reason="drafted from the speaker's own words",
                 role="drafter",
-                superseded_by=ids[later] if later is not None and later != n else None,
+                superseded_by=ids[later] if later is not None else None,
             )
         )
     return out

@@ -327,6 +327,7 @@ def _cycle(ctx: SleepContext, runner: _Runner, swapper: Swapper) -> Outcome | No
     verified = runner.stage(
         "verify", verify.VerifyOutput, lambda: verify.run(ctx, crunched, dreamt)
     )
+    ctx.models.drop_judge()  # the judge's weights are not needed after verify
     runner.verified = verified
     accepted = [p for p in verified.proposals if p.id in set(verified.accepted)]
     if "persona" not in runner.done:

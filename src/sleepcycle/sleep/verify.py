@@ -6,9 +6,10 @@ cited lines, it does not negate them, it says what they say, and it does not rep
 memory or a proposal already accepted tonight. Only then does the verifier model judge it:
 on the bundled model (``verify.judge = auto``) a judge adapter answers Yes or No and is read
 by its token probabilities (rejected when No is above ``verify.reject_above``); on any other
-model it writes a 0/1 score with reasons and feedback. A proposal that fails either goes to the reshaper
-with the feedback and comes back as a new proposal (a new round) to be verified again; after
-``sleep.reshape_rounds`` rounds it is rejected, and the journal keeps the last feedback.
+model it writes a 0/1 score with reasons and feedback. A proposal that fails either goes to
+the reshaper with the feedback and comes back as a new proposal (a new round) to be verified
+again; after ``sleep.reshape_rounds`` rounds it is rejected (a draft by code is not
+reshaped), and the journal keeps the last feedback.
 """
 
 from __future__ import annotations
@@ -240,7 +241,6 @@ def run(ctx: SleepContext, crunched: CrunchOutput, dreamt: DreamOutput) -> Verif
                 f"{p.id} -> {rewritten.id} {rewritten.describe()}",
                 proposal=rewritten.id,
             )
-    ctx.models.drop_judge()
     asked = [v for v in verdicts if v.score is not None]
     ctx.note(
         "summary",

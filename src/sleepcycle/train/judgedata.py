@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from ..sleep.evidence import judge_question
@@ -25,34 +24,138 @@ __all__ = ["KINDS", "Pair", "examples", "pairs"]
 
 KINDS = ("true", "entity", "number", "negation", "speaker", "foreign")
 
-_NAMES = (
-    "Ava Ben Chloe Dev Elena Farid Grace Hugo Iris Jonas Kira Liam Mei Nadia Omar Priya Quinn "
-    "Rosa Sami Tara Umar Vera Wes Xena Yusuf Zoe Anton Bea Carlos Dina Emil Fatima Gus Hana "
-    "Ivan Jade Kofi Lena Marco Nell Oscar Pia Rafael Sofia Theo Una Viktor Wren Yara Zane"
-).split()
+_NAMES = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Iris",
+    "Jonas",
+    "Kira",
+    "Liam",
+    "Mei",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wes",
+    "Xena",
+    "Yusuf",
+    "Zoe",
+    "Anton",
+    "Bea",
+    "Carlos",
+    "Dina",
+    "Emil",
+    "Fatima",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jade",
+    "Kofi",
+    "Lena",
+    "Marco",
+    "Nell",
+    "Oscar",
+    "Pia",
+    "Rafael",
+    "Sofia",
+    "Theo",
+    "Una",
+    "Viktor",
+    "Wren",
+    "Yara",
+    "Zane",
+]
 
 _VALUES: dict[str, tuple[str, ...]] = {
     "city": (
-        "Lisbon", "Denver", "Osaka", "Leeds", "Toronto", "Porto", "Austin", "Krakow", "Dublin",
-        "Seattle", "Lyon", "Bristol", "Nairobi", "Perth", "Boston", "Valencia", "Oslo", "Quito",
+        "Lisbon",
+        "Denver",
+        "Osaka",
+        "Leeds",
+        "Toronto",
+        "Porto",
+        "Austin",
+        "Krakow",
+        "Dublin",
+        "Seattle",
+        "Lyon",
+        "Bristol",
+        "Nairobi",
+        "Perth",
+        "Boston",
+        "Valencia",
+        "Oslo",
+        "Quito",
     ),
     "job": (
-        "nurse", "teacher", "carpenter", "data analyst", "pilot", "chef", "librarian",
-        "architect", "paramedic", "accountant", "graphic designer", "electrician", "pharmacist",
+        "nurse",
+        "teacher",
+        "carpenter",
+        "data analyst",
+        "pilot",
+        "chef",
+        "librarian",
+        "architect",
+        "paramedic",
+        "accountant",
+        "graphic designer",
+        "electrician",
+        "pharmacist",
     ),
     "company": (
-        "Northwind", "Halcyon Labs", "Bluefin", "Acme Freight", "Copperleaf", "Orbitel",
-        "Greenway Foods", "Lumen Health", "Redwood Bank", "Pinecrest", "Vireo", "Tallis & Co",
+        "Northwind",
+        "Halcyon Labs",
+        "Bluefin",
+        "Acme Freight",
+        "Copperleaf",
+        "Orbitel",
+        "Greenway Foods",
+        "Lumen Health",
+        "Redwood Bank",
+        "Pinecrest",
+        "Vireo",
+        "Tallis & Co",
     ),
     "animal": ("dog", "cat", "rabbit", "parrot", "hamster", "tortoise", "puppy", "kitten"),
     "pet": ("Biscuit", "Luna", "Pepper", "Mochi", "Rufus", "Ziggy", "Noodle", "Olive", "Bear"),
     "food": (
-        "sushi", "lentil soup", "tacos", "ramen", "paella", "dumplings", "pancakes", "curry",
-        "falafel", "lasagna", "pho", "banana bread",
+        "sushi",
+        "lentil soup",
+        "tacos",
+        "ramen",
+        "paella",
+        "dumplings",
+        "pancakes",
+        "curry",
+        "falafel",
+        "lasagna",
+        "pho",
+        "banana bread",
     ),
     "hobby": (
-        "pottery", "rock climbing", "knitting", "birdwatching", "salsa dancing", "chess",
-        "gardening", "photography", "surfing", "baking", "woodworking", "painting",
+        "pottery",
+        "rock climbing",
+        "knitting",
+        "birdwatching",
+        "salsa dancing",
+        "chess",
+        "gardening",
+        "photography",
+        "surfing",
+        "baking",
+        "woodworking",
+        "painting",
     ),
     "instrument": ("guitar", "piano", "violin", "drums", "cello", "ukulele", "flute"),
     "sport": ("tennis", "basketball", "volleyball", "swimming", "cycling", "soccer", "boxing"),
@@ -60,8 +163,18 @@ _VALUES: dict[str, tuple[str, ...]] = {
     "country": ("Japan", "Peru", "Iceland", "Kenya", "Italy", "Vietnam", "Canada", "Greece"),
     "drink": ("green tea", "espresso", "oat lattes", "black coffee", "lemonade", "chai"),
     "month": (
-        "January", "February", "March", "April", "May", "June", "July", "August",
-        "September", "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ),
     "weekday": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
     "count": ("two", "three", "four", "five", "six", "seven"),
@@ -79,115 +192,165 @@ class _Fact:
 
 _FACTS = (
     _Fact(
-        ("I finally moved to {city} last week, the boxes are everywhere!",
-         "We just settled into our new flat in {city}.",
-         "Guess what, I live in {city} now."),
+        (
+            "I finally moved to {city} last week, the boxes are everywhere!",
+            "We just settled into our new flat in {city}.",
+            "Guess what, I live in {city} now.",
+        ),
         ("{s} moved to {city}.", "{s} lives in {city} now.", "{s} recently relocated to {city}."),
         "{s} did not move to {city}.",
     ),
     _Fact(
-        ("I started a new job as a {job} at {company} this month.",
-         "Work is busy, being a {job} at {company} keeps me on my toes.",
-         "I got hired at {company}! I'll be working as a {job}."),
-        ("{s} works as a {job} at {company}.", "{s} has a job at {company} as a {job}.",
-         "{s} is a {job} at {company}."),
+        (
+            "I started a new job as a {job} at {company} this month.",
+            "Work is busy, being a {job} at {company} keeps me on my toes.",
+            "I got hired at {company}! I'll be working as a {job}.",
+        ),
+        (
+            "{s} works as a {job} at {company}.",
+            "{s} has a job at {company} as a {job}.",
+            "{s} is a {job} at {company}.",
+        ),
         "{s} does not work at {company}.",
     ),
     _Fact(
-        ("My {animal} {pet} chewed my shoes again this morning.",
-         "We adopted a {animal} and named it {pet}.",
-         "Taking {pet}, my {animal}, to the vet tomorrow."),
-        ("{s} has a {animal} named {pet}.", "{s}'s {animal} is called {pet}.",
-         "{s} owns a {animal} called {pet}."),
+        (
+            "My {animal} {pet} chewed my shoes again this morning.",
+            "We adopted a {animal} and named it {pet}.",
+            "Taking {pet}, my {animal}, to the vet tomorrow.",
+        ),
+        (
+            "{s} has a {animal} named {pet}.",
+            "{s}'s {animal} is called {pet}.",
+            "{s} owns a {animal} called {pet}.",
+        ),
         "{s} does not have a {animal}.",
     ),
     _Fact(
-        ("Honestly {food} is my favourite thing to eat.",
-         "I could eat {food} every single day, I love it.",
-         "Nothing beats a bowl of {food} after work for me."),
+        (
+            "Honestly {food} is my favourite thing to eat.",
+            "I could eat {food} every single day, I love it.",
+            "Nothing beats a bowl of {food} after work for me.",
+        ),
         ("{s} loves {food}.", "{s}'s favourite food is {food}.", "{s} really enjoys {food}."),
         "{s} does not like {food}.",
     ),
     _Fact(
-        ("I've been doing {hobby} every weekend lately, it relaxes me.",
-         "I signed up for a {hobby} class and I'm hooked.",
-         "My new hobby is {hobby}, I practise whenever I can."),
+        (
+            "I've been doing {hobby} every weekend lately, it relaxes me.",
+            "I signed up for a {hobby} class and I'm hooked.",
+            "My new hobby is {hobby}, I practise whenever I can.",
+        ),
         ("{s} took up {hobby}.", "{s} enjoys {hobby} as a hobby.", "{s} does {hobby} on weekends."),
         "{s} has never tried {hobby}.",
     ),
     _Fact(
-        ("I've been playing the {instrument} for {years} years now.",
-         "It's been {years} years since I picked up the {instrument}, still love it."),
-        ("{s} has played the {instrument} for {years} years.",
-         "{s} plays the {instrument} and has done so for {years} years."),
+        (
+            "I've been playing the {instrument} for {years} years now.",
+            "It's been {years} years since I picked up the {instrument}, still love it.",
+        ),
+        (
+            "{s} has played the {instrument} for {years} years.",
+            "{s} plays the {instrument} and has done so for {years} years.",
+        ),
         "{s} does not play the {instrument}.",
     ),
     _Fact(
-        ("My {relative} {name2} is visiting me in {month}.",
-         "{name2}, my {relative}, comes to stay with us in {month}."),
-        ("{s}'s {relative} {name2} is visiting in {month}.",
-         "{s} expects a visit from their {relative} {name2} in {month}."),
+        (
+            "My {relative} {name2} is visiting me in {month}.",
+            "{name2}, my {relative}, comes to stay with us in {month}.",
+        ),
+        (
+            "{s}'s {relative} {name2} is visiting in {month}.",
+            "{s} expects a visit from their {relative} {name2} in {month}.",
+        ),
         "{s}'s {relative} {name2} is not visiting.",
     ),
     _Fact(
-        ("I ran a {km} km race on {weekday} and finished it!",
-         "Did my first {km} km run this {weekday}, my legs hurt."),
+        (
+            "I ran a {km} km race on {weekday} and finished it!",
+            "Did my first {km} km run this {weekday}, my legs hurt.",
+        ),
         ("{s} ran a {km} km race on {weekday}.", "{s} completed a {km} km run on {weekday}."),
         "{s} did not finish the {km} km race.",
     ),
     _Fact(
-        ("We're flying to {country} in {month} for two weeks.",
-         "I booked a trip to {country} for {month}, can't wait."),
-        ("{s} is travelling to {country} in {month}.", "{s} has a trip to {country} planned for {month}."),
+        (
+            "We're flying to {country} in {month} for two weeks.",
+            "I booked a trip to {country} for {month}, can't wait.",
+        ),
+        (
+            "{s} is travelling to {country} in {month}.",
+            "{s} has a trip to {country} planned for {month}.",
+        ),
         "{s} is not going to {country}.",
     ),
     _Fact(
-        ("I have {count} kids, so the house is never quiet.",
-         "With {count} children at home, mornings are chaos."),
+        (
+            "I have {count} kids, so the house is never quiet.",
+            "With {count} children at home, mornings are chaos.",
+        ),
         ("{s} has {count} children.", "{s} is a parent of {count} kids."),
         "{s} does not have children.",
     ),
     _Fact(
-        ("I play {sport} with friends every {weekday} evening.",
-         "{weekday} nights are for {sport}, I never miss it."),
+        (
+            "I play {sport} with friends every {weekday} evening.",
+            "{weekday} nights are for {sport}, I never miss it.",
+        ),
         ("{s} plays {sport} on {weekday} evenings.", "{s} plays {sport} every {weekday}."),
         "{s} never plays {sport}.",
     ),
     _Fact(
-        ("I switched to {drink}, no more sugary stuff for me.",
-         "These days I only drink {drink} in the mornings."),
+        (
+            "I switched to {drink}, no more sugary stuff for me.",
+            "These days I only drink {drink} in the mornings.",
+        ),
         ("{s} drinks {drink}.", "{s} has switched to {drink}."),
         "{s} does not drink {drink}.",
     ),
     _Fact(
-        ("I quit my job at {company} yesterday, I needed a change.",
-         "I left {company} after {years} years there."),
+        (
+            "I quit my job at {company} yesterday, I needed a change.",
+            "I left {company} after {years} years there.",
+        ),
         ("{s} left their job at {company}.", "{s} quit working at {company}."),
         "{s} still works at {company}.",
     ),
     _Fact(
-        ("I'm allergic to {food}, so I have to be careful when eating out.",
-         "Can't have {food}, I'm allergic."),
+        (
+            "I'm allergic to {food}, so I have to be careful when eating out.",
+            "Can't have {food}, I'm allergic.",
+        ),
         ("{s} is allergic to {food}.", "{s} has a {food} allergy."),
         "{s} is not allergic to {food}.",
     ),
     _Fact(
-        ("I grew up in {city} before my family moved away.",
-         "I was born and raised in {city}."),
+        ("I grew up in {city} before my family moved away.", "I was born and raised in {city}."),
         ("{s} grew up in {city}.", "{s} is originally from {city}."),
         "{s} did not grow up in {city}.",
     ),
 )
 
 _REPLIES = (
-    "That's great news, {o}!", "Oh wow, tell me more.", "Haha, I know that feeling.",
-    "Sounds lovely, {o}.", "How are you finding it?", "Nice! I'm happy for you.",
-    "Really? I had no idea.", "That must have been a lot.", "Good for you!",
+    "That's great news, {o}!",
+    "Oh wow, tell me more.",
+    "Haha, I know that feeling.",
+    "Sounds lovely, {o}.",
+    "How are you finding it?",
+    "Nice! I'm happy for you.",
+    "Really? I had no idea.",
+    "That must have been a lot.",
+    "Good for you!",
 )
 _CHATTER = (
-    "Hey {o}, how's your week going?", "Not bad, a bit tired honestly.",
-    "Did you see the weather today?", "I've been so busy lately.", "Talk soon!",
-    "Anyway, what's new with you?", "Same old, same old.",
+    "Hey {o}, how's your week going?",
+    "Not bad, a bit tired honestly.",
+    "Did you see the weather today?",
+    "I've been so busy lately.",
+    "Talk soon!",
+    "Anyway, what's new with you?",
+    "Same old, same old.",
 )
 
 
@@ -233,7 +396,9 @@ def _pair(rng: random.Random, kind: str) -> Pair:
     if rng.random() < 0.7:
         lines.append(f"{b}: " + rng.choice(_REPLIES).format(o=a))
     if rng.random() < 0.5:
-        lines.insert(0, f"{rng.choice((a, b))}: " + rng.choice(_CHATTER).format(o=rng.choice((a, b))))
+        lines.insert(
+            0, f"{rng.choice((a, b))}: " + rng.choice(_CHATTER).format(o=rng.choice((a, b)))
+        )
     if rng.random() < 0.4:  # the other speaker's own fact, nearby
         other_fact = rng.choice([f for f in _FACTS if f is not fact])
         lines.append(f"{b}: " + _fill(rng.choice(other_fact.lines), _slots(rng, (a, b))))
@@ -244,7 +409,10 @@ def _pair(rng: random.Random, kind: str) -> Pair:
         keys = [k for k in used if k not in _NUMERIC and k != "name2"] or used
         key = rng.choice(keys)
         if key == "name2":
-            values = {**values, key: rng.choice([n for n in _NAMES if n not in (a, b, values[key])])}
+            values = {
+                **values,
+                key: rng.choice([n for n in _NAMES if n not in (a, b, values[key])]),
+            }
         else:
             values = {**values, key: _other(rng, key, values[key])}
     elif kind == "number":

@@ -258,6 +258,7 @@ def test_demo_sleeps_on_a_fresh_home(tmp_path: Path) -> None:
     assert re.search(r"sleep slp_\w+ \(maya\): done", out), out
     assert "diff of sleep" in out and "31 episodes consolidated" in out
     assert "recall: Where does Maya live?" in out and "Alfama" in out
+    assert "Maya is allergic to peanuts." in out  # a memory drafted, judged and committed
     demo = home / "demo"
     assert (demo / "sleepcycle.db").exists() and (demo / "config.toml").exists()
     again = subprocess.run(
@@ -287,7 +288,7 @@ def test_a_demo_cut_off_by_a_crash_says_so_and_resumes(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text(
-        "[sleep]\ncluster_size = 16\nmax_operations = 2\nreshape_rounds = 0\n"
+        '[sleep]\ncluster_size = 16\nmax_operations = 2\nreshape_rounds = 0\ndreamer = "both"\n'
     )
     env = {**os.environ, "SLEEPCYCLE_HOME": str(home), "COLUMNS": "250"}
     script = Path(sys.executable).parent / "sleepcycle"
@@ -362,7 +363,9 @@ def test_sleep_commands_end_to_end(tmp_path: Path) -> None:
     bundled model with a small night."""
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text("[sleep]\nmax_operations = 2\nreshape_rounds = 0\n")
+    (home / "config.toml").write_text(
+        '[sleep]\nmax_operations = 2\nreshape_rounds = 0\ndreamer = "both"\n'
+    )
     env = {"SLEEPCYCLE_HOME": str(home), "COLUMNS": "200"}
 
     def cli_run(*args: str, code: int = 0) -> str:

@@ -155,8 +155,7 @@ class SleepSettings(_Section):
     dreamer: Literal["auto", "model", "draft", "both"] = Field(
         "auto",
         description="who proposes: the dreamer model, code drafts from what speakers say about "
-        "themselves (draft), or both; auto: draft on the bundled model, both on any other "
-        "configured model, model where a role is given its own backend",
+        "themselves (draft), or both; auto: draft on the bundled model, model on any other",
     )
     draft_every: int = Field(
         2, ge=1, le=100, description="at most one drafted memory per this many episodes"
@@ -235,7 +234,7 @@ class VerifySettings(_Section):
         "judge trained for the bundled model (tools/build_judge.py); none; or a GGUF path",
     )
     reject_above: float = Field(
-        0.9,
+        0.99,
         ge=0.0,
         le=1.0,
         description="choice: a proposal is rejected when the judge's probability of No is "

@@ -139,7 +139,8 @@ def demo(state: State, demo_dir: str | None) -> None:
                 f"[bold]1. awake[/] already recorded by the last demo, whose {escape(unfinished)}"
             )
         console.print(
-            "[bold]2. sleep[/] (the bundled model is tiny: expect most proposals rejected)"
+            "[bold]2. sleep[/] (on the bundled model, code drafts what Maya says about herself "
+            "and the judge adapter checks each draft against its lines)"
         )
         started = time.perf_counter()
 

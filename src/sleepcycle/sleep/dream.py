@@ -71,12 +71,8 @@ def proposers(ctx: SleepContext) -> tuple[bool, bool]:
     """Whether code drafts and whether the dreamer model dreams tonight (``sleep.dreamer``)."""
     mode = ctx.settings.dreamer
     if mode == "auto":
-        if ctx.models.bundled("dreamer"):
-            mode = "draft"  # the bundled 135M model proposes nothing worth keeping
-        elif "dreamer" in ctx.models.overrides:
-            mode = "model"
-        else:
-            mode = "both"
+        # The bundled 135M model proposes nothing worth keeping; code drafts instead.
+        mode = "draft" if ctx.models.bundled("dreamer") else "model"
     return mode in ("draft", "both"), mode in ("model", "both")
 
 

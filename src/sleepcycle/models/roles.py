@@ -130,21 +130,26 @@ class RoleModel:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _llama(settings: ModelSettings, home: Path, lora_path: Path | None) -> LlamaBackend:
+    """The embedded engine for ``settings`` (a relative path is under the home)."""
+    path = Path(settings.path).expanduser() if settings.path else None
+    if path is not None and not path.is_absolute():
+        path = home / path
+    return LlamaBackend(
+        path,
+        n_ctx=settings.n_ctx,
+        threads=settings.threads,
+        lora_path=lora_path,
+        repack=settings.repack,
+    )
+
+
 def build_backend(
     name: str, settings: ModelSettings, home: Path, adapter: AdapterBinding | None = None
 ) -> Backend:
     """A backend for the model configured under ``[models.NAME]``, with ``adapter`` applied."""
     if settings.engine == "llama":
-        path = Path(settings.path).expanduser() if settings.path else None
-        if path is not None and not path.is_absolute():
-            path = home / path
-        return LlamaBackend(
-            path,
-            n_ctx=settings.n_ctx,
-            threads=settings.threads,
-            lora_path=adapter.gguf if adapter else None,
-            repack=settings.repack,
-        )
+        return _llama(settings, home, adapter.gguf if adapter else None)
     assert settings.base_url and settings.model
     if adapter is not None and settings.residency_kind not in ("vllm", "ollama"):
         raise ConfigError(
@@ -267,11 +272,6 @@ class Models:
             return adapter_residency(kind, url, model, self.adapter)
         return engine_residency(kind, url, model, level=settings.sleep_level)
 
-    @property
-    def overrides(self) -> set[str]:
-        """The roles given their own backends."""
-        return set(self._overrides)
-
     def bundled(self, role: str) -> bool:
         """Whether ``role`` runs on the bundled model (embedded, no path, no own backend)."""
         if role in self._overrides:
@@ -305,20 +305,11 @@ class Models:
                     f"{settings.engine}; set verify.judge = reply"
                 )
             return None
-        if mode == "auto" and settings.path is not None:
+        if mode == "auto" and not self.bundled("verifier"):
             return None  # the bundled judge adapter fits only the bundled model
         key = f"{name}#judge"
         if key not in self._built:
-            path = Path(settings.path).expanduser() if settings.path else None
-            if path is not None and not path.is_absolute():
-                path = self.home / path
-            self._built[key] = LlamaBackend(
-                path,
-                n_ctx=settings.n_ctx,
-                threads=settings.threads,
-                lora_path=self._judge_adapter(),
-                repack=settings.repack,
-            )
+            self._built[key] = _llama(settings, self.home, self._judge_adapter())
         judge = self._built[key]
         assert isinstance(judge, Chooser)
         return judge

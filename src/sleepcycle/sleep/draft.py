@@ -234,9 +234,6 @@ def third_person(sentence: str, name: str) -> str:
                 out.append(word)
                 continue
             agree_next = False
-            if not tail:  # a verb ends no clause here
-                out.append(f"{lead}{_agree(core)}")
-                continue
             out.append(f"{lead}{_agree(core)}{tail}")
             continue
         out.append(word)
@@ -272,7 +269,8 @@ _SLOTS = (
     ("home", re.compile(r"\b(?:lives?|living|moved|relocated|based) (?:in|to)\b", re.I)),
     (
         "work",
-        re.compile(r"\b(?:works? (?:at|for|as)|job (?:at|as)|an? [\w -]{2,40} at [A-Z])", re.I),
+        # "a designer at Atlas Maps": the employer's name is capitalised (no IGNORECASE there)
+        re.compile(r"\b(?i:works? (?:at|for|as)|job (?:at|as))|\b[Aa]n? [\w -]{2,40} at [A-Z]"),
     ),
     ("drink", re.compile(r"\b(?:drinks?|coffee|tea|latte|flat white|espresso)\b", re.I)),
     ("manager", re.compile(r"\bmanager is\b", re.I)),

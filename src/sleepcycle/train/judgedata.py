@@ -11,6 +11,7 @@ are how the verifier is judged). The same ``seed`` gives the same examples, bit 
 
 from __future__ import annotations
 
+import calendar
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -162,21 +163,8 @@ _VALUES: dict[str, tuple[str, ...]] = {
     "relative": ("sister", "brother", "cousin", "aunt", "uncle", "grandmother", "niece"),
     "country": ("Japan", "Peru", "Iceland", "Kenya", "Italy", "Vietnam", "Canada", "Greece"),
     "drink": ("green tea", "espresso", "oat lattes", "black coffee", "lemonade", "chai"),
-    "month": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "weekday": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "month": tuple(calendar.month_name)[1:],  # English in the C locale Python starts in
+    "weekday": tuple(calendar.day_name),
     "count": ("two", "three", "four", "five", "six", "seven"),
     "years": ("2", "3", "4", "5", "6", "8", "10", "12", "15"),
     "km": ("5", "10", "21", "42"),

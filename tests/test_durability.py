@@ -270,3 +270,23 @@ def test_one_sleep_per_agent(home: Path, embedder: MiniLMEmbedder) -> None:
     # The holder is gone now: its lock is stale and the next sleep takes it over.
     assert mind.sleep().outcome is Outcome.DONE
     mind.close()
+
+
+def test_close_during_a_checkpoint_does_not_hang(tmp_path: Path) -> None:
+    """close() landing between the checkpointer's wait and its clear must still stop it."""
+    from sleepcycle.store.sqlite import _Checkpointer
+
+    path = tmp_path / "wal.db"
+    sqlite3.connect(path).close()
+    checkpointer = _Checkpointer(path, delay=0.01)
+
+    class ClosingWake(type(checkpointer._wake)):  # type: ignore[misc]
+        def clear(self) -> None:
+            checkpointer._stop.set()  # what close() does, just before the thread clears
+            super().set()
+            super().clear()
+
+    checkpointer._wake = ClosingWake()
+    checkpointer.nudge()
+    checkpointer._thread.join(timeout=5)
+    assert not checkpointer._thread.is_alive()

@@ -156,6 +156,8 @@ class _Checkpointer:
                 if self._stop.wait(self.delay):  # let a burst of writes finish first
                     break
                 self._wake.clear()
+                if self._stop.is_set():  # close() came between the wait and the clear
+                    break
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:  # retried on the next write

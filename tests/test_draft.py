@@ -63,3 +63,34 @@ def test_a_night_of_drafts_keeps_the_statements_and_supersedes_the_old_job(
     assert {(a.id, a.relation) for a in new.associations} == {(old.id, "supersedes")}
     assert not mind.store.sleeps.call_count(mind.get_sleep().id, "dream")  # no dreamer call
     mind.close()
+
+
+def test_a_line_is_one_memory_and_what_it_says_of_others_is_kept() -> None:
+    from datetime import UTC, datetime
+
+    from sleepcycle.records import Episode, Role
+    from sleepcycle.sleep.draft import draft
+
+    def line(n: int, content: str, name: str | None = "Maya") -> Episode:
+        role = Role.USER if name else Role.ASSISTANT
+        when = datetime(2026, 4, 8, 9, n, tzinfo=UTC)
+        return Episode(id=f"e{n}", agent="maya", session="d", role=role, content=content,
+                       time=when, recorded_at=when, name=name)  # fmt: skip
+
+    night = [
+        line(1, "We adopted Pixel, a grey cat."),  # Pixel: named inside a sentence
+        line(2, "My manager is Inês and I'm on the offline maps team. Standup is at 10:00."),
+        line(3, "Pixel needs a rabies jab before she can fly."),
+        line(4, "It was 2 years ago. Inês, that is great. Maya sounds happy today.", "Sam"),
+        line(5, "I gave up coffee. I drink green tea now. I love the window here."),
+        line(6, "Lovely!", None),
+    ]
+    texts = {d.text: d.slot for d in draft(night, every=1)}
+    assert texts == {
+        "Maya adopted Pixel, a grey cat.": None,
+        "Maya's manager is Inês.": "manager",
+        "Maya is on the offline maps team. Standup is at 10:00.": None,
+        "Pixel needs a rabies jab before she can fly.": None,
+        "Maya gave up coffee. Maya drinks green tea now.": "drink",
+        "Maya loves the window here.": None,
+    }

@@ -158,7 +158,7 @@ class SleepSettings(_Section):
         "themselves (draft), or both; auto: draft on the bundled model, model on any other",
     )
     draft_every: int = Field(
-        2, ge=1, le=100, description="at most one drafted memory per this many episodes"
+        3, ge=1, le=100, description="at most one drafted memory per this many episodes"
     )
     duplicate_similarity: float = Field(0.92, ge=0.0, le=1.0, description="cosine of a duplicate")
     evidence_similarity: float = Field(

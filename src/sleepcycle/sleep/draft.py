@@ -9,11 +9,15 @@ dreamer model, where it is good enough (``sleep.dreamer``), adds what code canno
 
 Only statements are drafted: questions, requests, greetings, hedges and hypotheticals, lines
 about the listener (*you*) and shouting are left alone, as are the assistant's own lines and
-internal ones. A night drafts at most one memory per ``sleep.draft_every`` episodes (two per
-line), the most informative lines first (names, numbers, content words), so memory stays
-smaller than the chat it comes from. A draft is a proposal like any other: the code checks
-and the verifier decide, and a later statement of the same kind about the same person
-(where they live, where they work, what they drink), on a later day, supersedes the earlier.
+internal ones. What a speaker says about someone or something the night names ("Pixel needs a
+rabies jab"), or with a number in it ("Standup is at 10:00"), is kept as it stands. A line's
+statements become one memory, and those that fill a slot (where someone lives, where they
+work, what they drink, who their manager is) one memory per slot, since a later day's
+statement of the same slot about the same person supersedes it. A night drafts at most one
+memory per ``sleep.draft_every`` episodes, lasting facts first (slots, family, pets, health),
+then the most informative (names, numbers, content words), so memory stays smaller than the
+chat it comes from. A draft is a proposal like any other: the code checks and the verifier
+decide.
 """
 
 from __future__ import annotations
@@ -241,8 +245,46 @@ def third_person(sentence: str, name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _statements(content: str) -> list[str]:
-    """The first-person statements of a line, trimmed of fillers and labels."""
+_POINTER_WORDS = """it its this that these those there here they them he him his she her which
+what who everything something nothing anything someone everyone"""
+_POINTER = frozenset(_POINTER_WORDS.split())
+_NAMED = re.compile(r"(?<=[^.!?\s]\s)([A-Z][\w'’-]+)")  # a capitalised word inside a sentence
+
+
+def names_in(episodes: Sequence[Episode]) -> frozenset[str]:
+    """The names the night's lines use for someone or something other than a speaker: words
+    capitalised inside a sentence (so not only because they start it)."""
+    speakers = {e.name for e in episodes if e.name}
+    found: set[str] = set()
+    for e in episodes:
+        for word in _NAMED.findall(e.content):
+            core = re.sub(r"['’]s$", "", word)
+            if core not in speakers and core.lower() not in STOPWORDS:
+                found.add(core)
+    return frozenset(found)
+
+
+def _about_others(clause: str, names: frozenset[str]) -> bool:
+    """A statement in the third person worth drafting as it stands: about someone or
+    something the night names ("Pixel needs a rabies jab"; not a speaker: what one says of
+    the other is mostly praise), or stating a number or a time ("Standup is at 10:00 every
+    day"), and not about a pointer word (*it*, *that*, *they*)."""
+    words = _WORD.findall(clause)
+    if len(words) < 4 or words[0].lower() in _POINTER:
+        return False
+    head = re.sub(r"['’]s$", "", words[0])
+    vocative = clause[len(words[0]) : len(words[0]) + 1] == ","  # "Jon, that's great"
+    return (head in names and not vocative) or _digits(clause)
+
+
+def _digits(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
+def _statements(content: str, names: frozenset[str] = frozenset()) -> list[str]:
+    """The statements of a line worth a memory, trimmed of fillers and labels: what the
+    speaker says about themselves, and what they say about someone or something named
+    (``names``) or with a number in it."""
     found = []
     for raw in _SPLIT.split(content):
         sentence = raw.strip()
@@ -257,7 +299,9 @@ def _statements(content: str) -> list[str]:
                 if _MODAL.search(main):
                     continue  # "I'll come if ...": not a fact
                 clause = main.strip()
-            if not clause or not _FIRST.search(clause) or _SKIP.search(clause):
+            if not clause or _SKIP.search(clause):
+                continue
+            if not _FIRST.search(clause) and not _about_others(clause, names):
                 continue
             if _GREETING.match(clause) or (clause.upper() == clause and clause.lower() != clause):
                 continue
@@ -294,40 +338,67 @@ _LASTING = re.compile(
 
 def _informative(text: str, slot: str | None, subject: str) -> float:
     """How much a drafted memory is likely worth: content words, names and numbers (other
-    than its subject's), lasting facts (a slot, family, pets, health), less for rambling."""
+    than its subject's), lasting facts first (a slot, family, pets, health), less for rambling."""
     words = [w for w in _WORD.findall(text) if not w.startswith(subject)]
     content = [w for w in words if w.lower() not in STOPWORDS]
     names = sum(1 for w in words if w[:1].isupper())
     numbers = sum(1 for w in words if any(c.isdigit() for c in w))
-    lasting = 4 if slot or _LASTING.search(text) else 0
+    lasting = 8 if slot or _LASTING.search(text) else 0  # what a person writes down first
     return len(content) + 2 * names + 2 * numbers + lasting - 0.5 * max(0, len(words) - 14)
 
 
-PER_LINE = 2  # drafts from one line at most
+PER_LINE = 3  # statements joined into a line's draft at most
+
+
+def _join(parts: list[tuple[int, float, str]]) -> tuple[float, str] | None:
+    """The most informative ``PER_LINE`` parts of a line, in its order, as one text; scored
+    by the best part and half the rest (a long line is not worth its length)."""
+    best = sorted(sorted(parts, key=lambda r: -r[1])[:PER_LINE])
+    while len(" ".join(t for _, _, t in best)) > TEXT_LIMIT:
+        best.remove(min(best, key=lambda r: r[1]))
+    if not best:
+        return None
+    scores = sorted((r[1] for r in best), reverse=True)
+    return scores[0] + 0.5 * sum(scores[1:]), " ".join(t for _, _, t in best)
+
+
+def _line_drafts(
+    episode: Episode, names: frozenset[str], said: set[str]
+) -> list[tuple[float, Draft]]:
+    """One line's drafts: its statements joined in the line's order into one memory, so a
+    line that says three things costs one memory, not three; those that fill a slot are
+    joined apart, one memory per slot, since a later statement of the slot replaces them."""
+    assert episode.name
+    parts: dict[str | None, list[tuple[int, float, str]]] = {}
+    for n, statement in enumerate(_statements(episode.content, names)):
+        text = third_person(statement, episode.name).rstrip(" ,;:")
+        if len(_WORD.findall(text)) < 4 or len(text) > TEXT_LIMIT:
+            continue
+        if not text.endswith((".", "!")):
+            text += "."
+        text = text[:-1] + "." if text.endswith("!") else text
+        if text.casefold() in said:  # a fact said again is drafted once
+            continue
+        said.add(text.casefold())
+        slot = _slot(text)
+        parts.setdefault(slot, []).append((n, _informative(text, slot, episode.name), text))
+    out = []
+    for slot, group in parts.items():
+        joined = _join(group)
+        if joined is not None:
+            out.append((joined[0], Draft(joined[1], episode, episode.name, slot)))
+    return out
 
 
 def draft(episodes: Sequence[Episode], every: int) -> list[Draft]:
-    """The drafts for a night's ``episodes``: at most one per ``every`` episodes (and two per
-    line), the most informative first, returned in time order."""
+    """The drafts for a night's ``episodes``: at most one per ``every`` episodes, the most
+    informative first, returned in time order."""
     candidates: list[tuple[float, Draft]] = []
     said: set[str] = set()
+    names = names_in(episodes)
     for episode in episodes:
-        if episode.role is not Role.USER or not episode.name:
-            continue
-        found: list[tuple[float, Draft]] = []
-        for statement in _statements(episode.content):
-            text = third_person(statement, episode.name).rstrip(" ,;:")
-            if len(_WORD.findall(text)) < 4 or len(text) > TEXT_LIMIT:
-                continue
-            if not text.endswith((".", "!")):
-                text += "."
-            text = text[:-1] + "." if text.endswith("!") else text
-            slot = _slot(text)
-            score = _informative(text, slot, episode.name)
-            if text.casefold() not in said:  # a fact said again is drafted once
-                said.add(text.casefold())
-                found.append((score, Draft(text, episode, episode.name, slot)))
-        candidates += sorted(found, key=lambda c: -c[0])[:PER_LINE]
+        if episode.role is Role.USER and episode.name:
+            candidates += _line_drafts(episode, names, said)
     budget = max(1, len(episodes) // max(1, every))
     ranked = [d for _, d in sorted(candidates, key=lambda c: -c[0])]
     kept = ranked[:budget]

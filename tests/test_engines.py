@@ -121,17 +121,15 @@ with model_params(use_extra_bufts=use_repack("auto")):
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama-cpp-python's server on 127.0.0.1, serving the bundled GGUF."""
+def _serve(log: Path, *extra: str) -> Iterator[str]:
+    """llama-cpp-python's server on 127.0.0.1, serving the bundled GGUF as "smollm2"."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
                 sys.executable, "-c", SERVE, "--model", str(bundled_model_path()),
                 "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
-                "--model_alias", "smollm2",
+                "--model_alias", "smollm2", *extra,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -152,6 +150,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(tmp_path_factory.mktemp("server") / "server.log")
+
+
+@pytest.fixture(scope="module")
+def tool_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same server with a chat format that turns replies into tool calls."""
+    log = tmp_path_factory.mktemp("tool-server") / "server.log"
+    yield from _serve(log, "--chat_format", "chatml-function-calling")
 
 
 def test_server_json_object_form_gives_valid_json(server: str) -> None:
@@ -259,3 +269,98 @@ def test_the_proxy_answers_through_the_served_sub_model_during_a_sleep(
             release.set()
             sleeper.join(120)
         assert outcome == [Outcome.DONE]
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city now.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+FORCED = {"type": "function", "function": {"name": "get_weather"}}
+WEATHER_ASK = [{"role": "user", "content": "What is the weather in Lisbon?"}]
+
+
+def _proxy_client(mind: sleepcycle.Mind) -> tuple[object, object]:
+    import openai
+    from fastapi.testclient import TestClient
+
+    from sleepcycle.proxy import create_app
+
+    http = TestClient(create_app(mind), base_url="http://127.0.0.1")
+    client = openai.OpenAI(
+        base_url="http://127.0.0.1/v1", api_key="unused", http_client=http, max_retries=0
+    )
+    return http, client
+
+
+def _assert_weather_call(calls: list[dict[str, object]] | None) -> None:
+    assert calls, "no tool call came back"
+    function = calls[0]["function"]
+    assert isinstance(function, dict) and function["name"] == "get_weather"
+    assert isinstance(json.loads(str(function["arguments"])), dict)
+
+
+def test_tool_calls_through_the_proxy_from_llama_cpp_server(
+    tool_server: str, home: Path, embedder: MiniLMEmbedder
+) -> None:
+    """An agent on the openai SDK calls a tool through the proxy, whose foreground is
+    llama-cpp-python's server with chatml-function-calling: the call comes back, sync and
+    streamed, and is recorded."""
+    config = Config.model_validate(
+        {
+            "models": {"served": {"engine": "openai", "base_url": tool_server, "model": "smollm2"}},
+            "roles": {"foreground": {"model": "served"}},
+        }
+    )
+    with sleepcycle.open(home, "maya", embedder=embedder, config=config) as mind:
+        http, client = _proxy_client(mind)
+        with http:  # type: ignore[attr-defined]
+            reply = client.chat.completions.create(  # type: ignore[attr-defined]
+                model="any", messages=WEATHER_ASK, tools=[WEATHER], tool_choice=FORCED,
+                max_tokens=60,
+            )  # fmt: skip
+            message = reply.choices[0].message.model_dump()
+            _assert_weather_call(message["tool_calls"])
+            stream = client.chat.completions.create(  # type: ignore[attr-defined]
+                model="any", messages=WEATHER_ASK, tools=[WEATHER], tool_choice=FORCED,
+                max_tokens=60, stream=True,
+            )  # fmt: skip
+            names, arguments = [], []
+            for chunk in stream:
+                for delta in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+                    names.append(delta.function.name or "")
+                    arguments.append(delta.function.arguments or "")
+            assert "get_weather" in "".join(names)
+            assert isinstance(json.loads("".join(arguments)), dict)
+        recorded = [e for e in mind.episodes() if e.role.value == "assistant"]
+        assert len(recorded) == 2
+        assert all(e.meta["tool_calls"][0]["function"]["name"] == "get_weather" for e in recorded)
+
+
+def test_tool_calls_from_the_embedded_engine_with_a_tool_format(
+    home: Path, embedder: MiniLMEmbedder
+) -> None:
+    config = Config.model_validate(
+        {
+            "models": {"tools": {"chat_format": "chatml-function-calling"}},
+            "roles": {"foreground": {"model": "tools", "max_tokens": 60}},
+        }
+    )
+    with sleepcycle.open(home, "maya", embedder=embedder, config=config) as mind:
+        http, _ = _proxy_client(mind)
+        with http:  # type: ignore[attr-defined]
+            body = {"messages": WEATHER_ASK, "tools": [WEATHER], "tool_choice": FORCED}
+            reply = http.post("/v1/chat/completions", json=body)  # type: ignore[attr-defined]
+            assert reply.status_code == 200, reply.text
+            _assert_weather_call(reply.json()["choices"][0]["message"].get("tool_calls"))
+            plain = http.post(  # type: ignore[attr-defined]
+                "/v1/chat/completions", json={"messages": WEATHER_ASK, "max_tokens": 8}
+            )
+            assert plain.status_code == 200 and plain.json()["choices"][0]["message"]["content"]

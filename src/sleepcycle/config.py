@@ -91,6 +91,11 @@ class ModelSettings(_Section):
         description="llama: weight repacking (extra buffer types: AMX, CPU repack); auto: off "
         "where the CPU backend has AMX, whose kernel crashes on the bundled model",
     )
+    chat_format: str | None = Field(
+        None,
+        description="llama: llama-cpp-python's chat format; chatml-function-calling lets the "
+        "proxy's agents call tools; unset: the GGUF's own template",
+    )
     base_url: str | None = Field(None, description="openai: e.g. http://127.0.0.1:8000/v1")
     model: str | None = Field(None, description="openai: the model name the server expects")
     api_key_env: str | None = Field(None, description="openai: environment variable with the key")

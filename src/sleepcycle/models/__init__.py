@@ -11,7 +11,7 @@ from .base import (
     request_hash,
     stream_reply,
 )
-from .fake import ChoiceModel, FunctionModel, ScriptedModel
+from .fake import ChoiceModel, FakeUpstream, FunctionModel, ScriptedModel
 from .llama import LlamaBackend, bundled_model_path
 from .openai import OpenAIBackend
 from .roles import Models, ReplyError, RoleModel, build_backend, parse_reply
@@ -23,6 +23,7 @@ __all__ = [
     "Choice",
     "ChoiceModel",
     "Chooser",
+    "FakeUpstream",
     "FunctionModel",
     "LlamaBackend",
     "Message",

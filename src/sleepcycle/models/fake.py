@@ -13,6 +13,13 @@ choice``): ``fn(request)`` gives the probability of each option::
     judge = ChoiceModel(lambda req: {"Yes": 0.2, "No": 0.8})
 
 Token counts are words, latency is the time the call took.
+
+``FakeUpstream`` is an OpenAI-compatible server inside an ``httpx`` transport, for what sits in
+front of one (the chat proxy): it answers ``/chat/completions`` in OpenAI's documented shapes,
+tool calls and streamed tool-call deltas included, and can refuse or break off a stream::
+
+    upstream = FakeUpstream(lambda body: {"content": "Hi!"})
+    backend = OpenAIBackend("http://upstream/v1", "up-model", transport=upstream.transport)
 """
 
 from __future__ import annotations
@@ -21,13 +28,16 @@ import json
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
+
+import httpx
 
 from ..errors import ModelError
 from .base import ChatReply, ChatRequest, Choice
 
-__all__ = ["ChoiceModel", "FunctionModel", "ScriptedModel"]
+__all__ = ["ChoiceModel", "FakeUpstream", "FunctionModel", "ScriptedModel"]
 
 Reply = str | dict[str, Any] | list[Any]
 
@@ -138,3 +148,118 @@ class ChoiceModel:
 
     def close(self) -> None:
         pass
+
+
+class FakeUpstream:
+    """An OpenAI-compatible ``/chat/completions`` in an ``httpx`` transport (``transport``).
+
+    ``reply(body)`` gives the assistant message for a request body (``content``, and
+    ``tool_calls`` as OpenAI writes them, without ids if you like: they are added). A streamed
+    request gets it in chunks: the text a word at a time, each call's name first and its
+    arguments in pieces of ``piece`` characters, the finish reason last, and usage when
+    ``stream_options.include_usage`` asks. ``error = (status, body)`` answers every request
+    with that; ``cut_after = N`` drops the connection after N chunks (no ``[DONE]``);
+    ``delay`` seconds pass before each chunk. Every body received is in ``requests``.
+    """
+
+    def __init__(
+        self,
+        reply: Callable[[dict[str, Any]], Mapping[str, Any]],
+        *,
+        error: tuple[int, Any] | None = None,
+        cut_after: int | None = None,
+        delay: float = 0.0,
+        piece: int = 4,
+    ):
+        self.reply = reply
+        self.error = error
+        self.cut_after = cut_after
+        self.delay = delay
+        self.piece = piece
+        self.requests: list[dict[str, Any]] = []
+        self.transport = httpx.MockTransport(self._handle)
+
+    def _message(self, body: dict[str, Any]) -> dict[str, Any]:
+        given = dict(self.reply(body))
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": given.get("content"),
+            "refusal": given.get("refusal"),
+        }
+        calls = [
+            {"id": call.get("id") or f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+             "function": dict(call["function"])}
+            for call in given.get("tool_calls") or []
+        ]  # fmt: skip
+        if calls:
+            message["tool_calls"] = calls
+        return message
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.requests.append(body)
+        if self.error is not None:
+            return httpx.Response(self.error[0], json=self.error[1])
+        message = self._message(body)
+        words = sum(len(str(m.get("content") or "").split()) for m in body["messages"])
+        made = len(str(message.get("content") or "").split())
+        usage = {"prompt_tokens": words, "completion_tokens": made, "total_tokens": words + made}
+        finish = "tool_calls" if message.get("tool_calls") else "stop"
+        base = {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "created": int(time.time()),
+                "model": body.get("model"), "system_fingerprint": "fake"}  # fmt: skip
+        if not body.get("stream"):
+            choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+            return httpx.Response(
+                200, json={**base, "object": "chat.completion", "choices": [choice], "usage": usage}
+            )
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        chunks = self._chunks(message, finish, usage if include_usage else None)
+        return httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            content=self._events(base, chunks),
+        )
+
+    def _chunks(
+        self, message: Mapping[str, Any], finish: str, usage: Mapping[str, Any] | None
+    ) -> list[tuple[dict[str, Any] | None, str | None, Mapping[str, Any] | None]]:
+        out: list[tuple[dict[str, Any] | None, str | None, Mapping[str, Any] | None]] = [
+            ({"role": "assistant", "content": ""}, None, None)
+        ]
+        text = str(message.get("content") or "")
+        for n, word in enumerate(text.split(" ")):
+            out.append(({"content": word if n == 0 else " " + word}, None, None))
+        for index, call in enumerate(message.get("tool_calls") or []):
+            function = call["function"]
+            head = {"index": index, "id": call["id"], "type": "function",
+                    "function": {"name": function["name"], "arguments": ""}}  # fmt: skip
+            out.append(({"tool_calls": [head]}, None, None))
+            arguments = str(function.get("arguments") or "")
+            for start in range(0, len(arguments), self.piece):
+                part = arguments[start : start + self.piece]
+                out.append(({"tool_calls": [{"index": index, "function": {"arguments": part}}]},
+                            None, None))  # fmt: skip
+        out.append(({}, finish, None))
+        if usage is not None:
+            out.append((None, None, usage))
+        return out
+
+    def _events(
+        self,
+        base: Mapping[str, Any],
+        chunks: list[tuple[dict[str, Any] | None, str | None, Mapping[str, Any] | None]],
+    ) -> Iterator[bytes]:
+        for sent, (delta, finish, usage) in enumerate(chunks):
+            if self.cut_after is not None and sent >= self.cut_after:
+                raise httpx.ReadError("the upstream dropped the connection")
+            if self.delay:
+                time.sleep(self.delay)
+            chunk: dict[str, Any] = {**base, "object": "chat.completion.chunk"}
+            if delta is None:
+                chunk["choices"], chunk["usage"] = [], dict(usage or {})
+            else:
+                chunk["choices"] = [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ]
+            yield f"data: {json.dumps(chunk)}\n\n".encode()
+        yield b"data: [DONE]\n\n"

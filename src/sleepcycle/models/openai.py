@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 import httpx
 
 from ..errors import ModelError
 from .base import ChatReply, ChatRequest
+from .relay import StreamCut, UpstreamError
 
 __all__ = ["OpenAIBackend", "StructuredOutput"]
 
@@ -87,25 +88,30 @@ class OpenAIBackend:
                 body["response_format"] = {"type": "json_object", "schema": dict(request.schema)}
         return body
 
-    def complete(self, request: ChatRequest) -> ChatReply:
-        body = self._body(request)
-        started = time.perf_counter()
+    def _post(self, body: Mapping[str, Any]) -> httpx.Response:
+        """POST a chat completion, retrying what may pass (lost connections, 429, 5xx); an
+        error answer raises :class:`UpstreamError` with the upstream's status and body."""
         attempt = 0
         while True:
             attempt += 1
             try:
                 response = self._client.post("/chat/completions", json=body)
             except httpx.TransportError as exc:
-                problem = f"cannot reach {self.base_url} ({type(exc).__name__}: {exc})"
-                retry = True
+                if attempt > self.retries:
+                    raise ModelError(
+                        f"{self.model}: cannot reach {self.base_url} ({type(exc).__name__}: {exc})"
+                    ) from None
             else:
                 if response.status_code < 400:
-                    break
-                problem = f"{self.base_url} answered {response.status_code}: {response.text[:200]}"
-                retry = response.status_code in _RETRY_STATUS
-            if not retry or attempt > self.retries:
-                raise ModelError(f"{self.model}: {problem}")
+                    return response
+                if response.status_code not in _RETRY_STATUS or attempt > self.retries:
+                    raise _upstream_error(self.model, self.base_url, response)
             self._sleep(self.backoff * 2 ** (attempt - 1))
+
+    def complete(self, request: ChatRequest) -> ChatReply:
+        body = self._body(request)
+        started = time.perf_counter()
+        response = self._post(body)
         ms = (time.perf_counter() - started) * 1000
         try:
             data = response.json()
@@ -128,29 +134,72 @@ class OpenAIBackend:
 
     def stream(self, request: ChatRequest) -> Iterator[str]:
         """The reply's text as the server streams it (server-sent events)."""
-        body = {**self._body(request), "stream": True}
+        for chunk in self._chunks({**self._body(request), "stream": True}):
+            try:
+                piece = chunk["choices"][0]["delta"].get("content")
+            except (KeyError, IndexError, TypeError, AttributeError):
+                continue
+            if piece:
+                yield piece
+
+    def relay(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The upstream's chat completion for an agent's request body, as it sent it."""
+        response = self._post({**body, "model": self.model, "stream": False})
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            raise ModelError(
+                f"{self.model}: {self.base_url} sent a reply that is not a chat completion: "
+                f"{response.text[:200]}"
+            )
+        return data
+
+    def relay_stream(self, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The upstream's chunks for an agent's request body, as it streams them."""
+        return self._chunks({**body, "model": self.model, "stream": True})
+
+    def _chunks(self, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Server-sent chunks until ``[DONE]``; :class:`StreamCut` if the stream ends first."""
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise ModelError(
-                        f"{self.model}: {self.base_url} answered {response.status_code}: "
-                        f"{response.text[:200]}"
-                    )
+                    raise _upstream_error(self.model, self.base_url, response)
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        break
+                        return
                     try:
-                        piece = json.loads(data)["choices"][0]["delta"].get("content")
-                    except (ValueError, KeyError, IndexError, TypeError):
+                        chunk = json.loads(data)
+                    except ValueError:
                         continue
-                    if piece:
-                        yield piece
+                    if isinstance(chunk, dict) and "error" in chunk:
+                        raise StreamCut(
+                            f"{self.model}: {self.base_url} sent an error: {data[:200]}"
+                        )
+                    if isinstance(chunk, dict):
+                        yield chunk
         except httpx.TransportError as exc:
-            raise ModelError(f"{self.model}: cannot reach {self.base_url} ({exc})") from None
+            raise StreamCut(
+                f"{self.model}: the stream from {self.base_url} broke off ({type(exc).__name__})"
+            ) from None
+        raise StreamCut(f"{self.model}: the stream from {self.base_url} ended before [DONE]")
 
     def close(self) -> None:
         self._client.close()
+
+
+def _upstream_error(model: str, base_url: str, response: httpx.Response) -> UpstreamError:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = {"error": {"message": response.text[:2000], "type": "upstream_error"}}
+    return UpstreamError(
+        response.status_code,
+        body,
+        f"{model}: {base_url} answered {response.status_code}: {response.text[:200]}",
+    )

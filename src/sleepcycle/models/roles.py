@@ -141,6 +141,7 @@ def _llama(settings: ModelSettings, home: Path, lora_path: Path | None) -> Llama
         threads=settings.threads,
         lora_path=lora_path,
         repack=settings.repack,
+        chat_format=settings.chat_format,
     )
 
 

@@ -20,11 +20,9 @@ Needs the ``server`` extra (FastAPI and uvicorn).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import uuid
-from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -37,12 +35,15 @@ from ..api.auth import Forbidden, Gate, Unauthorized
 from ..api.edge import Edge
 from ..errors import ConflictError, ModelError, NotFoundError, SleepcycleError, UsageError
 from ..mind import Mind
-from ..models import ChatRequest, stream_reply
+from ..models.relay import RelayRefused, UpstreamError, message_of
+from ..models.roles import RoleModel
 from ..records import ThoughtKind, ThoughtStatus
 from ..sleep.lock import asleep
 from .context import inject, memory_block
+from .forward import Forward, record_reply, sse
+from .responses import ResponseStream, to_chat, to_response
 
-__all__ = ["ChatBody", "create_app"]
+__all__ = ["ChatBody", "ResponsesBody", "create_app"]
 
 CHAT_ROLES = ("user", "assistant", "tool")
 log = logging.getLogger("sleepcycle.proxy")
@@ -61,12 +62,27 @@ class ChatBody(BaseModel):
     user: str | None = None
 
 
+class ResponsesBody(BaseModel):
+    """An OpenAI Responses request; translated to a chat completion (``responses.to_chat``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    input: str | list[Any]
+    stream: bool = False
+    user: str | None = None
+
+
 class ThoughtBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=20_000)
     kind: ThoughtKind = ThoughtKind.PARKED
     sources: list[str] = []
+
+
+def _recordable(message: dict[str, Any]) -> bool:
+    return bool(_text(message.get("content")).strip() or message.get("tool_calls"))
 
 
 def _text(content: Any) -> str:
@@ -78,6 +94,7 @@ def _text(content: Any) -> str:
 
 
 STATUS: list[tuple[type[SleepcycleError], int]] = [
+    (RelayRefused, 400),
     (Unauthorized, 401),
     (Forbidden, 403),
     (NotFoundError, 404),
@@ -103,6 +120,11 @@ def _handle_errors(app: FastAPI) -> None:
         if status == 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
         return _error(status, exc.kind, str(exc))
+
+    @app.exception_handler(UpstreamError)
+    def _upstream(request: Request, exc: UpstreamError) -> JSONResponse:
+        body = exc.body if isinstance(exc.body, dict) else _body(0, "upstream_error", str(exc))
+        return JSONResponse(body, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -141,7 +163,6 @@ def create_app(mind: Mind) -> FastAPI:
     )
     app.state.mind = mind
     app.state.last_request = time.monotonic()
-    settings = mind.config.proxy
     _handle_errors(app)
     app.add_middleware(
         Edge,
@@ -150,65 +171,7 @@ def create_app(mind: Mind) -> FastAPI:
         refuse=_body,
     )
 
-    @app.post("/v1/chat/completions", response_model=None)
-    def chat(body: ChatBody, request: Request) -> JSONResponse | StreamingResponse:
-        app.state.last_request = time.monotonic()
-        session = request.headers.get(settings.session_header) or body.user or "proxy"
-        turns = [
-            m for m in body.messages if m.get("role") in CHAT_ROLES and _text(m.get("content"))
-        ]
-        if turns:  # an oversize turn is recorded cut to limits.episode_chars, not refused
-            mind.ingest_messages(turns, session=session, truncate=True)
-        role = "sub" if asleep(mind.store, mind.agent) else "foreground"
-        if role == "foreground":
-            mind.refresh_adapter()  # a training or `sleepcycle adapters` may have changed it
-        model = mind.models.role(role)
-        users = [m for m in body.messages if m.get("role") == "user"]
-        query = _text(users[-1].get("content")) if users else ""
-        block, used = memory_block(
-            mind, query, memories=settings.memories, budget=settings.context_tokens
-        )
-        forwarded = ChatRequest(
-            inject(body.messages, block),
-            temperature=model.temperature if body.temperature is None else body.temperature,
-            max_tokens=body.max_tokens or model.max_tokens,
-        )
-        headers = {
-            "X-Sleepcycle-Model": role,
-            "X-Sleepcycle-Model-Id": model.model_id,
-            "X-Sleepcycle-Memories": ",".join(used),
-        }
-        reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        if body.stream:
-            pieces = stream_reply(model.backend, forwarded)
-            return StreamingResponse(
-                _sse(mind, session, turns, pieces, reply_id, model.model_id),
-                media_type="text/event-stream",
-                headers=headers,
-            )
-        reply = model.backend.complete(forwarded)
-        _record_reply(mind, session, turns, reply.text)
-        return JSONResponse(
-            {
-                "id": reply_id,
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": reply.model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": reply.text},
-                        "finish_reason": reply.finish_reason or "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": reply.tokens_in,
-                    "completion_tokens": reply.tokens_out,
-                    "total_tokens": reply.tokens_in + reply.tokens_out,
-                },
-            },
-            headers=headers,
-        )
+    _chat_routes(app, mind)
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
@@ -238,44 +201,80 @@ def create_app(mind: Mind) -> FastAPI:
     return app
 
 
-def _record_reply(mind: Mind, session: str, turns: list[dict[str, Any]], text: str) -> None:
-    """Record the reply after the turns it answers, in one batch: the history is already
-    stored (nothing is added twice) and an identical earlier reply stays a separate episode."""
-    if text.strip():
-        mind.ingest_messages(
-            [*turns, {"role": "assistant", "content": text}], session=session, truncate=True
-        )
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    """One request on its way: the model that answers, the turns recorded, the messages sent
+    (with memories), the response headers."""
+
+    mind: Mind
+    session: str
+    model: RoleModel
+    turns: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    headers: dict[str, str]
+
+    def record(self, message: dict[str, Any], truncated: str | None = None) -> None:
+        record_reply(self.mind, self.session, self.turns, message, truncated)
 
 
-def _sse(
-    mind: Mind,
-    session: str,
-    turns: list[dict[str, Any]],
-    pieces: Iterator[str],
-    reply_id: str,
-    model: str,
-) -> Iterator[bytes]:
-    """Server-sent events in the OpenAI chunk format; the whole reply is recorded at the end."""
+def _exchange(app: FastAPI, mind: Mind, messages: list[dict[str, Any]], session: str) -> _Exchange:
+    """Record the history, pick the model (the sub model while the agent sleeps), add the
+    memories that matter."""
+    settings = mind.config.proxy
+    app.state.last_request = time.monotonic()
+    turns = [m for m in messages if m.get("role") in CHAT_ROLES and _recordable(m)]
+    if turns:  # an oversize turn is recorded cut to limits.episode_chars, not refused
+        mind.ingest_messages(turns, session=session, truncate=True)
+    role = "sub" if asleep(mind.store, mind.agent) else "foreground"
+    if role == "foreground":
+        mind.refresh_adapter()  # a training or `sleepcycle adapters` may have changed it
+    model = mind.models.role(role)
+    users = [m for m in messages if m.get("role") == "user"]
+    query = _text(users[-1].get("content")) if users else ""
+    block, used = memory_block(
+        mind, query, memories=settings.memories, budget=settings.context_tokens
+    )
+    headers = {
+        "X-Sleepcycle-Model": role,
+        "X-Sleepcycle-Model-Id": model.model_id,
+        "X-Sleepcycle-Memories": ",".join(used),
+    }
+    return _Exchange(mind, session, model, turns, inject(messages, block), headers)
 
-    def event(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        chunk = {
-            "id": reply_id,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
 
-    text: list[str] = []
-    yield event({"role": "assistant", "content": ""})
-    try:
-        for piece in pieces:
-            text.append(piece)
-            yield event({"content": piece})
-    except ModelError as exc:
-        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'model'}})}\n\n".encode()
-        return
-    yield event({}, "stop")
-    yield b"data: [DONE]\n\n"
-    _record_reply(mind, session, turns, "".join(text))
+def _chat_routes(app: FastAPI, mind: Mind) -> None:
+    """``/v1/chat/completions`` and ``/v1/responses``: record, add memories, forward. An
+    upstream's refusal is answered with its own status and body (``_upstream``)."""
+    header = mind.config.proxy.session_header
+
+    @app.post("/v1/chat/completions", response_model=None)
+    def chat(body: ChatBody, request: Request) -> JSONResponse | StreamingResponse:
+        session = request.headers.get(header) or body.user or "proxy"
+        fields = body.model_dump(exclude_unset=True)
+        ex = _exchange(app, mind, body.messages, session)
+        forward = Forward(ex.model, {**fields, "messages": ex.messages})
+        if body.stream:
+            first, chunks = forward.opened()
+            events = sse(first, chunks, ex.record)
+            return StreamingResponse(events, media_type="text/event-stream", headers=ex.headers)
+        completion = forward.complete()
+        ex.record(message_of(completion))
+        return JSONResponse(completion, headers=ex.headers)
+
+    @app.post("/v1/responses", response_model=None)
+    def responses(body: ResponsesBody, request: Request) -> JSONResponse | StreamingResponse:
+        session = request.headers.get(header) or body.user or "proxy"
+        fields = body.model_dump(exclude_unset=True)
+        chat_fields = to_chat(fields)
+        ex = _exchange(app, mind, chat_fields["messages"], session)
+        forward = Forward(ex.model, {**chat_fields, "messages": ex.messages})
+        if body.stream:
+            first, chunks = forward.opened()
+            events = ResponseStream(fields, ex.model.model_id)
+            stream = events.stream(sse(first, chunks, ex.record, events.render, events.done,
+                                       events.failed))  # fmt: skip
+            return StreamingResponse(stream, media_type="text/event-stream", headers=ex.headers)
+        completion = forward.complete()
+        message = message_of(completion)
+        ex.record(message)
+        return JSONResponse(to_response(fields, message, completion), headers=ex.headers)

@@ -1,9 +1,12 @@
-"""The chat proxy: an OpenAI-compatible ``/v1/chat/completions`` in front of the agent's model.
+"""The chat proxy: OpenAI-compatible ``/v1/chat/completions`` and ``/v1/responses`` in front of
+the agent's model.
 
 An agent points its OpenAI client at the proxy instead of its model. For every request the
 proxy records the conversation's turns as episodes (idempotently: a client sends the whole
 history each time), adds the persona and the memories that matter to the system prompt, and
-forwards the request to the foreground model, or to the sub model while the agent sleeps. The
+forwards the request, every field as the agent sent it (``forward.Forward``), to the foreground
+model, or to the sub model while the agent sleeps; the reply comes back in the upstream's shape
+(tool calls, streamed deltas; the Responses API translated, ``responses``). The
 response says which in ``X-Sleepcycle-Model`` (``foreground`` or ``sub``) and names the model in
 ``X-Sleepcycle-Model-Id``; the reply is recorded too. ``POST /v1/sleepcycle/thoughts`` takes
 parked, dismissed and internal thoughts; ``GET /v1/sleepcycle/status`` says whether the agent

@@ -364,3 +364,37 @@ def test_the_responses_api_refuses_what_it_cannot_translate(
         client.responses.create(model="m", input="hi", previous_response_id="resp_1")
     with pytest.raises(openai.BadRequestError, match="runs only on OpenAI"):
         client.responses.create(model="m", input="hi", tools=[{"type": "web_search"}])  # type: ignore[list-item]
+
+
+def run_agent(client: openai.OpenAI) -> tuple[list[tuple[str, str]], str]:
+    """A tool-calling agent loop as the SDK's users write it: (calls made, final answer)."""
+    messages: list[Any] = list(ASK)
+    calls: list[tuple[str, str]] = []
+    for _ in range(4):
+        reply = client.chat.completions.create(model="m", messages=messages, tools=[WEATHER])  # type: ignore[list-item]
+        message = reply.choices[0].message
+        if not message.tool_calls:
+            return calls, message.content or ""
+        messages.append(message.model_dump(exclude_none=True))
+        for call in message.tool_calls:
+            calls.append((call.function.name, call.function.arguments))  # type: ignore[union-attr]
+            result = {"sky": "sunny"} if "Lisbon" in call.function.arguments else {}  # type: ignore[union-attr]
+            messages.append(
+                {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
+            )
+    raise AssertionError("the agent never answered")
+
+
+def test_an_agent_works_the_same_through_the_proxy_as_without_it(
+    proxy: tuple[Mind, openai.OpenAI], upstream: FakeUpstream
+) -> None:
+    mind, through = proxy
+    direct = openai.OpenAI(
+        base_url="http://upstream.test/v1", api_key="x", max_retries=0,
+        http_client=httpx.Client(transport=upstream.transport),
+    )  # fmt: skip
+    assert run_agent(through) == run_agent(direct)
+    assert run_agent(through)[1] == "It is sunny in Lisbon."
+    # Every turn recorded once (the second run repeats the same conversation in the session).
+    roles = [e.role for e in mind.episodes()]
+    assert roles == [Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]

@@ -286,7 +286,9 @@ def test_close_during_a_checkpoint_does_not_hang(tmp_path: Path) -> None:
             super().set()
             super().clear()
 
+    waiting_on = checkpointer._wake  # the thread may already wait on the first event
     checkpointer._wake = ClosingWake()
+    waiting_on.set()
     checkpointer.nudge()
     checkpointer._thread.join(timeout=5)
     assert not checkpointer._thread.is_alive()

@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from sleepcycle.cli import cli
-from sleepcycle.config import ROLES, Config, ModelSettings, RoleSettings
+from sleepcycle.config import ROLES, Config, RoleSettings
+from sleepcycle.plugins import engines
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -70,7 +71,8 @@ def test_every_setting_is_documented() -> None:
     text = (DOCS / "config.md").read_text()
     for section, value in Config().model_dump().items():
         if section == "models":
-            names = [f"models.NAME.{key}" for key in ModelSettings.model_fields]
+            fields = {key for e in engines().values() for key in e.settings.model_fields}
+            names = [f"models.NAME.{key}" for key in sorted(fields)]
         elif section == "roles":
             names = [f"roles.ROLE.{key}" for key in RoleSettings.model_fields]
             names += [f"roles.{role}" for role in ROLES]

@@ -11,10 +11,18 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError, InputError
 
@@ -27,8 +35,8 @@ __all__ = [
     "Config",
     "DaemonSettings",
     "EmbeddingSettings",
+    "EngineSettings",
     "LimitSettings",
-    "ModelSettings",
     "ProxySettings",
     "RecallSettings",
     "ResidencySettings",
@@ -57,9 +65,25 @@ class _Section(BaseModel):
 class EmbeddingSettings(_Section):
     """The embedding model used for recall."""
 
-    model: Literal["all-MiniLM-L6-v2"] = "all-MiniLM-L6-v2"
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        min_length=1,
+        description="a registered embedder (plugins: entry-point group sleepcycle.embedders), "
+        "or a folder with an ONNX sentence-transformers model and its tokenizer.json",
+    )
     threads: int = Field(0, ge=0, description="onnxruntime threads; 0 = all cores")
     batch_size: int = Field(32, ge=1, le=1024)
+
+    @field_validator("model")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from .plugins import embedder_for  # noqa: PLC0415 - entry points, read on first use
+
+        try:
+            embedder_for(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class RecallSettings(_Section):
@@ -79,29 +103,12 @@ class RecallSettings(_Section):
     rerank: int = Field(1_000, ge=10, description="candidates rescored exactly past exact_limit")
 
 
-class ModelSettings(_Section):
-    """A model engine (``[models.NAME]``): embedded llama.cpp or an OpenAI-compatible server."""
+class EngineSettings(_Section):
+    """A model (``[models.NAME]``): what every engine shares. Each engine registered under the
+    entry-point group ``sleepcycle.engines`` (``plugins.Engine``) extends it with its own
+    fields, and ``engine`` says which class a table is read as."""
 
-    engine: Literal["llama", "openai"] = "llama"
-    path: str | None = Field(None, description="llama: GGUF file; unset = bundled SmolLM2-135M")
-    n_ctx: int = Field(4096, ge=256, description="llama: context window in tokens")
-    threads: int = Field(0, ge=0, description="llama: CPU threads; 0 = all cores")
-    repack: Literal["auto", "on", "off"] = Field(
-        "auto",
-        description="llama: weight repacking (extra buffer types: AMX, CPU repack); auto: off "
-        "where the CPU backend has AMX, whose kernel crashes on the bundled model",
-    )
-    chat_format: str | None = Field(
-        None,
-        description="llama: llama-cpp-python's chat format; chatml-function-calling lets the "
-        "proxy's agents call tools; unset: the GGUF's own template",
-    )
-    base_url: str | None = Field(None, description="openai: e.g. http://127.0.0.1:8000/v1")
-    model: str | None = Field(None, description="openai: the model name the server expects")
-    api_key_env: str | None = Field(None, description="openai: environment variable with the key")
-    structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
-    timeout: float = Field(120.0, gt=0, description="openai: seconds per request")
-    retries: int = Field(3, ge=0, description="openai: retries on 429, 5xx and lost connections")
+    engine: str = "llama"
     residency: Literal["auto", "embedded", "llama-router", "ollama", "vllm", "always"] = Field(
         "auto", description="how the model is loaded and unloaded; auto: embedded or always"
     )
@@ -115,19 +122,55 @@ class ModelSettings(_Section):
     memory_mb: int = Field(0, ge=0, description="memory it holds when loaded, for the budget")
     priority: int = Field(0, description="higher stays loaded longer when the budget is short")
 
-    @model_validator(mode="after")
-    def _engine_needs(self) -> ModelSettings:
-        if self.engine == "openai" and not (self.base_url and self.model):
-            raise ValueError("an openai engine needs base_url and model")
-        if self.engine == "llama" and self.residency not in ("auto", "embedded"):
-            raise ValueError("an embedded llama model has embedded residency")
-        return self
+    #: ``residency = "auto"`` means this for the engine (an in-process engine: embedded).
+    auto_residency: ClassVar[str] = "always"
 
     @property
     def residency_kind(self) -> str:
-        if self.residency != "auto":
-            return self.residency
-        return "embedded" if self.engine == "llama" else "always"
+        return self.auto_residency if self.residency == "auto" else self.residency
+
+    def served_model(self) -> str | None:
+        """The model name a server knows it by (None for an engine in this process)."""
+        return None
+
+    def base_url_of(self) -> str | None:
+        """The server's base URL (None for an engine in this process)."""
+        return None
+
+    def target(self) -> str:
+        """Where the model is, in a few words (``sleepcycle models``)."""
+        return self.base_url_of() or self.engine
+
+
+def _engine_settings(name: str, raw: Any) -> Any:
+    """``raw`` (a ``[models.NAME]`` table) as its engine's settings class."""
+    if not isinstance(raw, dict):
+        return raw
+    from .plugins import engine  # noqa: PLC0415 - the registry reads entry points on first use
+
+    try:
+        settings = engine(str(raw.get("engine", "llama"))).settings
+    except ConfigError as exc:
+        raise ValueError(f"models.{name}.engine: {exc}") from None
+    try:
+        return settings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in (name, *first["loc"]))
+        if first["type"] == "extra_forbidden":
+            raise ValueError(
+                f"unknown setting models.{where} for a {raw.get('engine', 'llama')} engine; see "
+                "docs/config.md for the settings"
+            ) from None
+        detail = first["msg"].removeprefix("Value error, ")
+        raise ValueError(f"models.{where}: {detail}") from None
+
+
+def default_model() -> EngineSettings:
+    """The default ``[models.default]``: the embedded engine with the bundled model."""
+    from .plugins import engine  # noqa: PLC0415
+
+    return engine("llama").settings()
 
 
 class RoleSettings(_Section):
@@ -391,7 +434,9 @@ class Config(_Section):
     user: str = Field("user", min_length=1, description="name recorded on manual changes")
     embedding: EmbeddingSettings = EmbeddingSettings()
     recall: RecallSettings = RecallSettings()
-    models: dict[str, ModelSettings] = Field(default_factory=lambda: {"default": ModelSettings()})
+    models: dict[str, SerializeAsAny[EngineSettings]] = Field(
+        default_factory=lambda: {"default": default_model()}
+    )
     roles: dict[str, RoleSettings] = Field(
         default_factory=lambda: {r: RoleSettings(**d) for r, d in _ROLE_DEFAULTS.items()}
     )
@@ -420,10 +465,18 @@ class Config(_Section):
             merged[role] = {**defaults, **given} if isinstance(given, dict) else given
         return merged
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _engines(cls, value: Any) -> Any:
+        """Each ``[models.NAME]`` read as the settings of the engine it names."""
+        if not isinstance(value, dict):
+            return value
+        return {name: _engine_settings(str(name), raw) for name, raw in value.items()}
+
     @model_validator(mode="after")
     def _roles_name_models(self) -> Config:
         if "default" not in self.models and any(r.model == "default" for r in self.roles.values()):
-            self.models["default"] = ModelSettings()
+            self.models["default"] = default_model()
         for role, settings in self.roles.items():
             if settings.model not in self.models:
                 known = ", ".join(sorted(self.models))
@@ -485,5 +538,6 @@ def load_config(home: Path) -> Config:
             message = f"unknown setting {where}; see docs/config.md for the settings"
         else:
             detail = first["msg"].removeprefix("Value error, ")
-            message = f"{where}: {detail}" if where else detail
+            nested = detail.startswith(("models.", "unknown setting"))  # says where itself
+            message = f"{where}: {detail}" if where and not nested else detail
         raise ConfigError(f"{path}: {message}") from None

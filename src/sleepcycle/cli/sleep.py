@@ -223,7 +223,7 @@ def models(state: State, no_check: bool, as_json: bool) -> None:
             "role": role,
             "model": settings.model,
             "engine": model.engine,
-            "target": model.base_url or model.path or "SmolLM2-135M (bundled)",
+            "target": model.target(),
             "temperature": settings.temperature,
             "max_tokens": settings.max_tokens,
         }

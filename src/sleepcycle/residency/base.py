@@ -30,6 +30,20 @@ class Status:
 
 
 @runtime_checkable
+class Loadable(Protocol):
+    """A backend in this process that loads its weights and frees them (``close``)."""
+
+    model_id: str
+
+    @property
+    def loaded(self) -> bool: ...
+
+    def load(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
 class Residency(Protocol):
     """Load, unload, sleep and wake one model; ``kind`` names the adapter."""
 

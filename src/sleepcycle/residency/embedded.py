@@ -1,11 +1,10 @@
-"""An embedded llama.cpp model: loaded in this process, freed by closing it."""
+"""An engine in this process (embedded llama.cpp): loaded by it, freed by closing it."""
 
 from __future__ import annotations
 
 import psutil
 
-from ..models.llama import LlamaBackend
-from .base import State, Status
+from .base import Loadable, State, Status
 
 __all__ = ["EmbeddedResidency", "rss_mb"]
 
@@ -16,11 +15,11 @@ def rss_mb() -> float:
 
 
 class EmbeddedResidency:
-    """In-process load and unload of a ``LlamaBackend`` (the one the role models use)."""
+    """In-process load and unload of an engine's backend (the one the role models use)."""
 
     kind = "embedded"
 
-    def __init__(self, backend: LlamaBackend):
+    def __init__(self, backend: Loadable):
         self.backend = backend
         self.model = backend.model_id
         self.last_change_mb: float | None = None  # RSS change of the last load or unload

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from ..errors import ConfigError, ModelError, SleepcycleError, UsageError
 from ..ids import random_id
 from ..models import ChatRequest, LlamaBackend, Message, bundled_model_path, key_seed
+from ..models.llama import LlamaSettings
 from ..records import Activation, Adapter, AdapterStatus
 from ..sleep import lock
 from ..times import now
@@ -81,7 +82,7 @@ def base_weights(mind: Mind) -> Path:
         path = path if path.is_absolute() else mind.home / path
     else:
         model = mind.config.models[mind.config.roles["foreground"].model]
-        if model.engine != "llama":
+        if not isinstance(model, LlamaSettings):
             raise ConfigError(
                 "the foreground model runs on a server; set train.base to the GGUF of the same "
                 "weights to train on"

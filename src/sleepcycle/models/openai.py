@@ -145,6 +145,9 @@ class OpenAIBackend:
             if piece:
                 yield piece
 
+    def check(self, body: Mapping[str, Any]) -> None:
+        """The server decides what it takes; its refusals come back as they are."""
+
     def relay(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The upstream's chat completion for an agent's request body, as it sent it."""
         response = self._post({**body, "model": self.model, "stream": False})

@@ -18,7 +18,22 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ModelError
 
-__all__ = ["Relay", "RelayRefused", "ReplyBuilder", "StreamCut", "UpstreamError", "message_of"]
+__all__ = [
+    "HARMLESS",
+    "Relay",
+    "RelayRefused",
+    "ReplyBuilder",
+    "StreamCut",
+    "UpstreamError",
+    "message_of",
+]
+
+
+# OpenAI request fields that change no answer: any backend may let them through.
+HARMLESS = frozenset(
+    {"model", "stream", "user", "metadata", "store", "stream_options", "parallel_tool_calls",
+     "service_tier", "reasoning_effort"}
+)  # fmt: skip
 
 
 class UpstreamError(ModelError):
@@ -44,6 +59,10 @@ class Relay(Protocol):
     """A backend that takes an OpenAI chat-completions body as it stands."""
 
     model_id: str
+
+    def check(self, body: Mapping[str, Any]) -> None:
+        """Raise :class:`RelayRefused` for what it cannot take, before anything is sent."""
+        ...
 
     def relay(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The upstream's chat completion for ``body`` (``model`` is the backend's own)."""

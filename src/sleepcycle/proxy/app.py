@@ -206,43 +206,48 @@ def create_app(mind: Mind) -> FastAPI:
 
 @dataclass(frozen=True, slots=True)
 class _Exchange:
-    """One request on its way: the model that answers, the turns recorded, the messages sent
-    (with memories), the response headers."""
+    """One request on its way: the model that answers, the turns recorded, the response
+    headers."""
 
     mind: Mind
     session: str
     model: RoleModel
     turns: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
     headers: dict[str, str]
 
     def record(self, message: dict[str, Any], truncated: str | None = None) -> None:
         record_reply(self.mind, self.session, self.turns, message, truncated)
 
 
-def _exchange(app: FastAPI, mind: Mind, messages: list[dict[str, Any]], session: str) -> _Exchange:
-    """Record the history, pick the model (the sub model while the agent sleeps), add the
-    memories that matter."""
+def _exchange(
+    app: FastAPI, mind: Mind, fields: dict[str, Any], session: str
+) -> tuple[_Exchange, Forward]:
+    """Pick the model (the sub model while the agent sleeps) and check that it can take the
+    request (a 400 leaves the store as it was), record the history, add the memories that
+    matter to the messages it is sent."""
     settings = mind.config.proxy
     app.state.last_request = time.monotonic()
-    turns = [m for m in messages if m.get("role") in CHAT_ROLES and _recordable(m)]
-    if turns:  # an oversize turn is recorded cut to limits.episode_chars, not refused
-        mind.ingest_messages(turns, session=session, truncate=True)
     role = "sub" if asleep(mind.store, mind.agent) else "foreground"
     if role == "foreground":
         mind.refresh_adapter()  # a training or `sleepcycle adapters` may have changed it
     model = mind.models.role(role)
+    forward = Forward(model, fields)  # refuses what the model cannot take
+    messages: list[dict[str, Any]] = fields["messages"]
+    turns = [m for m in messages if m.get("role") in CHAT_ROLES and _recordable(m)]
+    if turns:  # an oversize turn is recorded cut to limits.episode_chars, not refused
+        mind.ingest_messages(turns, session=session, truncate=True)
     users = [m for m in messages if m.get("role") == "user"]
     query = _text(users[-1].get("content")) if users else ""
     block, used = memory_block(
         mind, query, memories=settings.memories, budget=settings.context_tokens
     )
+    forward.body["messages"] = inject(messages, block)
     headers = {
         "X-Sleepcycle-Model": role,
         "X-Sleepcycle-Model-Id": model.model_id,
         "X-Sleepcycle-Memories": ",".join(used),
     }
-    return _Exchange(mind, session, model, turns, inject(messages, block), headers)
+    return _Exchange(mind, session, model, turns, headers), forward
 
 
 def _chat_routes(app: FastAPI, mind: Mind) -> None:
@@ -254,8 +259,7 @@ def _chat_routes(app: FastAPI, mind: Mind) -> None:
     def chat(body: ChatBody, request: Request) -> JSONResponse | StreamingResponse:
         session = request.headers.get(header) or body.user or "proxy"
         fields = body.model_dump(exclude_unset=True)
-        ex = _exchange(app, mind, body.messages, session)
-        forward = Forward(ex.model, {**fields, "messages": ex.messages})
+        ex, forward = _exchange(app, mind, fields, session)
         if body.stream:
             first, chunks = forward.opened()
             events = sse(first, chunks, ex.record)
@@ -269,8 +273,7 @@ def _chat_routes(app: FastAPI, mind: Mind) -> None:
         session = request.headers.get(header) or body.user or "proxy"
         fields = body.model_dump(exclude_unset=True)
         chat_fields = to_chat(fields)
-        ex = _exchange(app, mind, chat_fields["messages"], session)
-        forward = Forward(ex.model, {**chat_fields, "messages": ex.messages})
+        ex, forward = _exchange(app, mind, chat_fields, session)
         if body.stream:
             first, chunks = forward.opened()
             events = ResponseStream(fields, ex.model.model_id)

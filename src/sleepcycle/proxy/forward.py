@@ -21,17 +21,13 @@ from ..errors import ModelError
 from ..mind import Mind
 from ..models import ChatRequest, stream_reply
 from ..models.openai import OpenAIBackend
-from ..models.relay import Relay, RelayRefused, ReplyBuilder, StreamCut
+from ..models.relay import HARMLESS, Relay, RelayRefused, ReplyBuilder, StreamCut
 from ..models.roles import RoleModel
 
 __all__ = ["Forward", "record_reply", "sse"]
 
-# Fields a plain ChatRequest carries, and those that change no answer.
-_PLAIN = frozenset({"messages", "temperature", "max_tokens", "max_completion_tokens", "seed"})
-_HARMLESS = frozenset(
-    {"model", "stream", "user", "metadata", "store", "stream_options", "parallel_tool_calls",
-     "service_tier", "n"}
-)  # fmt: skip
+# Fields a plain ChatRequest carries (and ``n`` of 1).
+_PLAIN = frozenset({"messages", "temperature", "max_tokens", "max_completion_tokens", "seed", "n"})
 
 
 def record_reply(
@@ -70,8 +66,10 @@ class Forward:
             if "max_completion_tokens" not in body:
                 body.setdefault("max_tokens", model.max_tokens)
         self.body = body
-        if not isinstance(self.backend, Relay):
-            refused = sorted(k for k in body if k not in _PLAIN and k not in _HARMLESS)
+        if isinstance(self.backend, Relay):
+            self.backend.check(body)
+        else:
+            refused = sorted(k for k in body if k not in _PLAIN and k not in HARMLESS)
             if body.get("n") not in (None, 1):
                 refused.append("n")
             if refused:

@@ -38,8 +38,8 @@ import quality
 import report
 import sleepcycle
 from sleepcycle.config import Config, load_config
+from sleepcycle.grounding import fold
 from sleepcycle.models import ChatRequest, FunctionModel
-from sleepcycle.sleep.grounding import fold
 
 SECTION = "locomo-nights"
 MOST = 20  # operations per cluster (the most sleep.max_operations allows)

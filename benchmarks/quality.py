@@ -243,7 +243,7 @@ def verify_night(
                     "score": first.score,
                 }
             )
-    calls = mind.store.sleeps.call_totals(sleep_id)
+    calls = mind.store.calls.totals(sleep_id)
     tally.verifier_calls = calls.get("verifier", {}).get("calls", 0)
     tally.model_ms = sum(c["ms"] for c in calls.values())
     return tally

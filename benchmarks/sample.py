@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             report = mind.sleep()
             seconds = time.perf_counter() - started
             memories = mind.memories(statuses=list(MemoryStatus))
-            calls = mind.store.sleeps.call_totals(report.sleep.id)
+            calls = mind.store.calls.totals(report.sleep.id)
     result = judge(memories, fixture)
     kept = sum(result["kept"].values())
     total = len(result["kept"])

@@ -217,3 +217,17 @@ def sleep_with_proposals(home: Path, embedder: MiniLMEmbedder) -> Mind:
     report = mind.sleep()
     assert report.outcome is Outcome.DONE, report.sleep.error
     return mind
+
+
+def install_outside(site: Path, name: str, source: str, entry_points: str) -> Path:
+    """Write a third-party package into ``site``: module ``name`` and its dist-info with
+    ``entry_points`` (entry_points.txt text), as pip would install it. Put ``site`` on sys.path
+    and call ``sleepcycle.plugins.reload()`` to use it."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{name}.py").write_text(source)
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir()
+    dist = name.replace("_", "-")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    return site

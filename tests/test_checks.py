@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sleepcycle import Mind, MiniLMEmbedder
+from sleepcycle.evidence import Line, addressed, coverage, negated
+from sleepcycle.grounding import claims, ungrounded
 from sleepcycle.records import Outcome
-from sleepcycle.sleep.evidence import Line, addressed, coverage, negated
-from sleepcycle.sleep.grounding import claims, ungrounded
 from sleepcycle.sleep.verify import VerifyOutput
 from sleepkit import Intent, dreamer, open_mind, verifier
 
@@ -182,7 +182,7 @@ def test_the_judge_refuses_what_it_reads_as_false_after_the_code_checks_pass(
     question = str(judge.requests[0].messages[-1]["content"])
     assert "- Melanie: I took my two kids to the beach in Brighton" in question
     sleep = mind.get_sleep()
-    assert mind.store.sleeps.call_count(sleep.id, "verify") == 2
+    assert mind.store.calls.count(sleep.id, "verify") == 2
     mind.close()
 
 

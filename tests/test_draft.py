@@ -61,7 +61,7 @@ def test_a_night_of_drafts_keeps_the_statements_and_supersedes_the_old_job(
     assert old.valid_to is not None and old.valid_to.month == 4
     (new,) = [m for m in mind.memories() if "Atlas" in m.text]
     assert {(a.id, a.relation) for a in new.associations} == {(old.id, "supersedes")}
-    assert not mind.store.sleeps.call_count(mind.get_sleep().id, "dream")  # no dreamer call
+    assert not mind.store.calls.count(mind.get_sleep().id, "dream")  # no dreamer call
     mind.close()
 
 

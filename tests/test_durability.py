@@ -261,7 +261,7 @@ def test_one_sleep_per_agent(home: Path, embedder: MiniLMEmbedder) -> None:
     try:
         with mind.store.write() as tx:
             tx.ensure_agent(mind.agent)
-            tx.sleeps.take_lock(mind.agent, "slp_other", other.pid, socket.gethostname())
+            tx.locks.take(mind.agent, "slp_other", other.pid, socket.gethostname())
         with pytest.raises(LockedError, match="already asleep"):
             mind.sleep()
     finally:

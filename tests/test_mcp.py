@@ -27,12 +27,12 @@ from mcp_types import CallToolResult
 import sleepcycle
 from sleepcycle import MiniLMEmbedder
 from sleepcycle.api import create_server
-from sleepcycle.api.auth import Gate
-from sleepcycle.api.deps import Hub
 from sleepcycle.cli import cli
 from sleepcycle.config import ApiSettings
 from sleepcycle.mcp_server import http_app
 from sleepcycle.records import AuthorKind, ThoughtKind
+from sleepcycle.server.auth import Gate
+from sleepcycle.server.deps import Hub
 from sleepkit import Intent, dreamer, night, open_mind, sleep_with_proposals
 
 ALICE = "alice-key-0123456789"

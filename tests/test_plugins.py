@@ -16,6 +16,7 @@ from sleepcycle import ConfigError, MiniLMEmbedder
 from sleepcycle.config import Config, load_config
 from sleepcycle.models import ChatRequest
 from sleepcycle.plugins import embedders, engines, reload
+from sleepkit import install_outside
 
 PLUGIN = '''
 """A third-party package: an engine that echoes, and an embedder of letter counts."""
@@ -67,13 +68,10 @@ EMBEDDER = EmbedderPlugin("letters", lambda settings, model, cache: Letters())
 @pytest.fixture
 def outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A package installed beside sleepcycle: a module and its dist-info with entry points."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "echo_plugin.py").write_text(PLUGIN)
-    info = site / "echo_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
+    site = install_outside(
+        tmp_path / "site",
+        "echo_plugin",
+        PLUGIN,
         textwrap.dedent(
             """\
             [sleepcycle.engines]
@@ -82,7 +80,7 @@ def outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             [sleepcycle.embedders]
             letters = echo_plugin:EMBEDDER
             """
-        )
+        ),
     )
     monkeypatch.syspath_prepend(str(site))
     reload()

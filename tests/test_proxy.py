@@ -120,7 +120,7 @@ def test_while_asleep_the_sub_model_answers(
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         with mind.store.write() as tx:  # a sleep in another process holds the agent's lock
-            tx.sleeps.take_lock(
+            tx.locks.take(
                 mind.agent, "slp_elsewhere", holder.pid, __import__("socket").gethostname()
             )
         response = client.post("/v1/chat/completions", json={"messages": HISTORY})

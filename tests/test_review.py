@@ -74,7 +74,7 @@ def test_rejecting_changes_nothing_and_is_remembered(home: Path, embedder: MiniL
     rejected = mind.reject(retract.id, reason="she still has the dog")
     assert rejected.status is ReviewStatus.REJECTED and rejected.note == "she still has the dog"
     assert {m.id: m.version for m in mind.memories(statuses=list(MemoryStatus))} == before
-    assert any("she still has the dog" in r for r in mind.store.sleeps.rejections("maya", limit=5))
+    assert any("she still has the dog" in r for r in mind.store.journal.rejections("maya", limit=5))
     mind.close()
 
 

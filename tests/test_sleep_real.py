@@ -15,8 +15,8 @@ import pytest
 
 import sleepcycle
 from sleepcycle import Config, MemoryStatus, MiniLMEmbedder
+from sleepcycle.grounding import ungrounded
 from sleepcycle.records import Outcome
-from sleepcycle.sleep.grounding import ungrounded
 from sleepkit import night
 
 pytestmark = pytest.mark.slow

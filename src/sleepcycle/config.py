@@ -43,12 +43,14 @@ __all__ = [
     "ReviewSettings",
     "RoleSettings",
     "SleepSettings",
+    "StoreSettings",
     "TrainSettings",
     "VerifySettings",
     "check_agent",
     "load_config",
     "resolve_agent",
     "resolve_home",
+    "resolve_store_url",
 ]
 
 DEFAULT_AGENT = "default"
@@ -60,6 +62,16 @@ DATABASE_FILE = "sleepcycle.db"
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Section):
+    """``[store]``: where memories are kept."""
+
+    url: str = Field(
+        "",
+        description="the store's URL: sqlite:///abs/path.db or another registered store's "
+        "scheme://...; empty = <home>/sleepcycle.db ($SLEEPCYCLE_STORE_URL overrides it)",
+    )
 
 
 class EmbeddingSettings(_Section):
@@ -432,6 +444,7 @@ class Config(_Section):
     """Everything in ``config.toml``; every setting has a default."""
 
     user: str = Field("user", min_length=1, description="name recorded on manual changes")
+    store: StoreSettings = StoreSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     recall: RecallSettings = RecallSettings()
     models: dict[str, SerializeAsAny[EngineSettings]] = Field(
@@ -495,6 +508,17 @@ def resolve_home(home: Path | str | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir("sleepcycle", appauthor=False))
+
+
+def resolve_store_url(home: Path, config: Config, url: str | None = None) -> str:
+    """The store's URL: argument, then ``$SLEEPCYCLE_STORE_URL``, then ``store.url``, then the
+    SQLite file under the home. A plain relative path is a SQLite file under the home."""
+    for given in (url, os.environ.get("SLEEPCYCLE_STORE_URL"), config.store.url):
+        if given:
+            if "://" not in given and not Path(given).expanduser().is_absolute():
+                return f"sqlite://{(home / given).resolve()}"
+            return given
+    return f"sqlite://{(home / DATABASE_FILE).resolve()}"
 
 
 def check_agent(name: str) -> str:

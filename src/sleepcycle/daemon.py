@@ -25,10 +25,10 @@ import cronsim
 
 from .config import DaemonSettings
 from .errors import LockedError
+from .lock import asleep
 from .mind import Mind
 from .records import ThoughtStatus
 from .sleep import SleepReport
-from .sleep.lock import asleep
 
 __all__ = ["Scheduler", "pressure", "run_daemon"]
 

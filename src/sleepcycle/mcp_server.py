@@ -34,16 +34,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .api.auth import Forbidden, Gate, Unauthorized
-from .api.deps import Caller, Hub
-from .api.edge import Edge
 from .errors import SleepcycleError
+from .lock import asleep
 from .mind import Mind
 from .recall import Hit
 from .records import Author, MemoryKind, ThoughtKind
 from .serialize import persona_json, sleep_json, thought_json
+from .server.auth import Forbidden, Gate, Unauthorized
+from .server.deps import Caller, Hub
+from .server.edge import Edge
 from .sleep.journal import entry_json, render_markdown, summary_lines
-from .sleep.lock import asleep
 from .times import format_time
 
 __all__ = ["HttpEndpoint", "create_mcp", "http_app", "mount"]

@@ -12,23 +12,28 @@ one by naming it in its entry points::
     [project.entry-points."sleepcycle.embedders"]
     my-embedder = "my_package.embed:EMBEDDER"  # a plugins.EmbedderPlugin
 
+    [project.entry-points."sleepcycle.stores"]
+    mydb = "my_package.store:STORE"            # a plugins.StoreKind, for mydb:// URLs
+
 The built-ins register the same way in sleepcycle's own ``pyproject.toml``: the engines
 ``llama`` (embedded llama.cpp) and ``openai`` (OpenAI-compatible HTTP), the embedders
 ``all-MiniLM-L6-v2`` (bundled) and ``onnx`` (any sentence-transformers ONNX export, given by
-its folder: ``embedding.model = "/path/to/folder"``). Entry points are read once, on first use;
-:func:`reload` reads them again (after installing a plugin in a running process, or in tests).
+its folder: ``embedding.model = "/path/to/folder"``), and the store ``sqlite``. A store is a URL
+scheme and a function that opens a ``store.Store`` at such a URL (``store.url``). Entry points
+are read once, on first use; :func:`reload` reads them again (after installing a plugin in a
+running process, or in tests).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
+from .entrypoints import load, reload
 from .errors import ConfigError
+from .store.registry import STORES, StoreKind, store_kind, stores
 
 if TYPE_CHECKING:
     from .config import EmbeddingSettings, EngineSettings
@@ -39,15 +44,19 @@ if TYPE_CHECKING:
 __all__ = [
     "EMBEDDERS",
     "ENGINES",
+    "STORES",
     "EmbedderPlugin",
     "Engine",
     "EngineBuild",
+    "StoreKind",
     "embedder",
     "embedder_for",
     "embedders",
     "engine",
     "engines",
     "reload",
+    "store_kind",
+    "stores",
 ]
 
 ENGINES = "sleepcycle.engines"
@@ -87,46 +96,14 @@ class EmbedderPlugin:
     takes_path: bool = False
 
 
-T = TypeVar("T")
-_lock = threading.Lock()
-_loaded: dict[str, dict[str, Any]] = {}
-
-
-def _load(group: str, kind: type[T]) -> dict[str, T]:
-    with _lock:
-        if group not in _loaded:
-            found: dict[str, Any] = {}
-            for point in importlib.metadata.entry_points(group=group):
-                try:
-                    value = point.load()
-                except Exception as exc:  # a broken plugin must not take sleepcycle down
-                    raise ConfigError(
-                        f"the {group} entry point {point.name!r} ({point.value}) cannot be "
-                        f"loaded: {exc}; fix or uninstall the package that provides it"
-                    ) from None
-                if not isinstance(value, kind):
-                    raise ConfigError(
-                        f"the {group} entry point {point.name!r} ({point.value}) is a "
-                        f"{type(value).__name__}, not a plugins.{kind.__name__}"
-                    )
-                found.setdefault(point.name, value)
-            if not found:
-                raise ConfigError(
-                    f"no {group} entry points are installed, not even sleepcycle's own; "
-                    "reinstall sleepcycle (pip install sleepcycle; pip install -e . in a checkout)"
-                )
-            _loaded[group] = found
-        return dict(_loaded[group])
-
-
 def engines() -> dict[str, Engine]:
     """Every registered engine, by name."""
-    return _load(ENGINES, Engine)
+    return load(ENGINES, Engine)
 
 
 def embedders() -> dict[str, EmbedderPlugin]:
     """Every registered embedder, by name."""
-    return _load(EMBEDDERS, EmbedderPlugin)
+    return load(EMBEDDERS, EmbedderPlugin)
 
 
 def engine(name: str) -> Engine:
@@ -164,9 +141,3 @@ def embedder_for(model: str) -> EmbedderPlugin:
             if plugin.takes_path:
                 return plugin
     return embedder(model)
-
-
-def reload() -> None:
-    """Read the entry points again on next use."""
-    with _lock:
-        _loaded.clear()

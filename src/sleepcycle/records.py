@@ -31,6 +31,7 @@ __all__ = [
     "MemoryState",
     "MemoryStatus",
     "MemoryVersion",
+    "ModelCall",
     "Op",
     "Outcome",
     "PersonaVersion",
@@ -377,6 +378,25 @@ class JournalEntry:
     created: datetime
     refs: Mapping[str, Any] = field(default_factory=dict)
     seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """One model call as recorded: who asked (role), which model, what was asked (its hash),
+    what came back and what it cost. ``sleep_id``, ``stage`` and ``key`` place it in a sleep: a
+    keyed call's reply is what a resumed sleep replays instead of asking again."""
+
+    role: str
+    model: str
+    prompt_hash: str
+    response: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    ms: float = 0.0
+    sleep_id: str | None = None
+    stage: str | None = None
+    key: str | None = None
+    error: str | None = None
 
 
 class ReviewStatus(StrEnum):

@@ -28,9 +28,11 @@ from ..errors import (
     UsageError,
 )
 from ..mind import Mind
-from .auth import Forbidden, Gate, Unauthorized
-from .deps import Caller, Hub, caller_of
-from .edge import Edge
+from ..server.auth import Forbidden, Gate, Unauthorized
+from ..server.deps import Caller, Hub, caller_of
+from ..server.edge import Edge
+from ..web import error_page
+from ..web import mount as mount_web
 from .memory_routes import router as memory_router
 from .sleep_routes import router as sleep_router
 from .sleeper import Sleeper
@@ -73,8 +75,6 @@ def respond(request: Request, status: int, kind: str, message: str) -> Response:
     """JSON for the API (``/v1``, ``/mcp``), an HTML page for the web page."""
     if request.url.path.startswith(("/v1", "/mcp")):
         return error_response(status, kind, message)
-    from ..web import error_page  # noqa: PLC0415 - the web package imports api.deps
-
     return error_page(request, status, kind, message)
 
 
@@ -105,7 +105,6 @@ def create_server(mind: Mind, *, settings: ApiSettings | None = None) -> FastAPI
     """The API, MCP and the web page over ``mind``'s store; ``mind.agent`` is the default
     agent."""
     from ..mcp_server import mount as mount_mcp  # noqa: PLC0415 - needs the server extra
-    from ..web import mount as mount_web  # noqa: PLC0415 - the web package imports api.deps
 
     gate = Gate(settings or mind.config.api)
     sleeper = Sleeper()

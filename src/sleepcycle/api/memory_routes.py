@@ -12,7 +12,7 @@ from ..mind import Mind
 from ..recall import Mode, Scope
 from ..records import Author, MemoryKind, MemoryStatus, Role, ThoughtKind, ThoughtStatus
 from ..serialize import episode_json, persona_json, thought_json, version_json
-from .deps import author_of, mind_of
+from ..server.deps import author_of, mind_of
 from .schemas import (
     AmendBody,
     ApiTime,

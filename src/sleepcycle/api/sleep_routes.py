@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from ..lock import asleep
 from ..mind import Mind
 from ..records import ReviewStatus
 from ..serialize import review_json, sleep_json
+from ..server.deps import Caller, Hub, caller_of, hub_of, mind_of, reviewer_of
 from ..sleep.journal import entry_json
-from ..sleep.lock import asleep
-from .deps import Caller, Hub, caller_of, hub_of, mind_of, reviewer_of
 from .schemas import ReasonBody, ReviewBody, RollbackBody, SleepBody
 from .sleeper import Sleeper
 

@@ -7,8 +7,8 @@ import threading
 import time
 
 from ..errors import LockedError, NotFoundError, SleepcycleError
+from ..lock import asleep
 from ..mind import Mind
-from ..sleep.lock import asleep
 
 __all__ = ["Sleeper"]
 

@@ -32,8 +32,8 @@ def mcp(state: State, http: bool, host: str | None, port: int | None) -> None:
     sleep_status, journal. Speaks stdio (for Claude Desktop and other local clients) unless
     --http; over HTTP, callers send the [api] keys of config.toml."""
     _mcp_extra()
-    from ..api.auth import Gate  # noqa: PLC0415
-    from ..api.deps import Hub  # noqa: PLC0415
+    from ..server.auth import Gate  # noqa: PLC0415
+    from ..server.deps import Hub  # noqa: PLC0415
 
     if not http:
         if host or port:

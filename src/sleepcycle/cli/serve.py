@@ -23,7 +23,7 @@ def _server_extra() -> None:
 
 def _door(settings: ApiSettings, host: str) -> str:
     """Who the server lets in, in words; refuses a non-loopback address without api keys."""
-    from ..api.auth import Gate  # noqa: PLC0415 - the server extra
+    from ..server.auth import Gate  # noqa: PLC0415 - the server extra
 
     gate = Gate(settings)
     gate.check_host(host)

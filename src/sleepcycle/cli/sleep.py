@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import ModelError
 from ..mind import Mind
-from ..models import ChatRequest, request_hash
+from ..models import ChatRequest, call_record
 from ..records import Outcome
 from ..sleep import Diff
 from ..sleep.journal import entry_json, render_markdown, render_rich, summary_lines
@@ -263,18 +263,7 @@ def _check(mind: Mind, role: str) -> tuple[bool, str]:
     except ModelError as exc:
         return False, str(exc)
     with mind.store.write() as tx:
-        tx.sleeps.call_add(
-            sleep_id=None,
-            stage="check",
-            call_key=None,
-            role=role,
-            model=reply.model,
-            prompt_hash=request_hash(request),
-            response=reply.text,
-            tokens_in=reply.tokens_in,
-            tokens_out=reply.tokens_out,
-            ms=reply.ms,
-        )
+        tx.calls.add(call_record(request, reply, role=role, stage="check"))
     return True, f"{reply.model}, {reply.ms:.0f} ms"
 
 

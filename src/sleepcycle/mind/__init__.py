@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import DATABASE_FILE, Config, load_config, resolve_agent, resolve_home
+from ..config import Config, load_config, resolve_agent, resolve_home, resolve_store_url
 from ..embed import Embedder
 from ..models import Backend, Models
 from ..plugins import embedder_for
@@ -50,7 +50,7 @@ def open(
     root = resolve_home(home)
     settings = config or load_config(root)
     store = Store.open(
-        root / DATABASE_FILE,
+        resolve_store_url(root, settings),
         exact_limit=settings.recall.exact_limit,
         rerank=settings.recall.rerank,
     )

@@ -50,8 +50,9 @@ class Nights(MindBase):
 
         Resumes this agent's unfinished sleep, if any, unless ``fresh``. A dry run does all
         but commit; its journal says what would change. Setting ``stop_flag`` stops the sleep
-        at its next safe point, as ``wake`` does from any process."""
-        return run_sleep(
+        at its next safe point, as ``wake`` does from any process. An adapter the night
+        trained and kept is served from then on."""
+        report = run_sleep(
             self._mind(),
             self.models,
             dry_run=dry_run,
@@ -60,6 +61,8 @@ class Nights(MindBase):
             progress=progress,
             stop_flag=stop_flag,
         )
+        self._mind().refresh_adapter()
+        return report
 
     def wake(self) -> str | None:
         """Ask a running sleep (in any process) to stop at its next stage boundary."""
@@ -86,7 +89,7 @@ class Nights(MindBase):
     def journal(self, sleep_id: str | None = None) -> tuple[Sleep, list[JournalEntry]]:
         """A sleep (the latest by default) and its dream journal."""
         sleep = self.get_sleep(sleep_id)
-        return sleep, self.store.sleeps.journal(sleep.id)
+        return sleep, self.store.journal.entries(sleep.id)
 
     def diff(self, sleep_id: str | None = None) -> Diff:
         """What a sleep (the latest by default) added, changed, retracted and superseded."""

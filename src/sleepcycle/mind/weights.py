@@ -12,6 +12,7 @@ from ..train import ADAPTER_GGUF, ADAPTER_PEFT
 from .base import MindBase
 
 if TYPE_CHECKING:
+    from ..models import Models
     from ..train.session import TrainResult
     from . import Mind
 
@@ -59,15 +60,23 @@ class Weights(MindBase):
         root = self.home / active.path
         return AdapterBinding(active.id, active.version, root / ADAPTER_GGUF, root / ADAPTER_PEFT)
 
-    def refresh_adapter(self) -> bool:
-        """Serve the adapter active in the store from now on (another process may have
-        trained or activated one); whether it changed. The previous adapter's embedded model
-        is closed."""
+    def adapter_models(self) -> Models | None:
+        """Models serving the adapter active in the store now (another process may have
+        trained or activated one), or None when ``self.models`` already serve it. They share
+        this mind's loaded backends; nothing changes in place."""
         binding = self.adapter_binding()
         if binding == self.models.adapter:
+            return None
+        return self.models.view(binding)
+
+    def refresh_adapter(self) -> bool:
+        """Serve the adapter active in the store from now on; whether it changed. The
+        previous adapter's embedded model is closed."""
+        models = self.adapter_models()
+        if models is None:
             return False
         self.models.drop(self.models.model_name("foreground"))
-        self.models = self.models.view(binding)
+        self.models = models
         return True
 
     def activations(self) -> list[Activation]:

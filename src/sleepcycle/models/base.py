@@ -15,12 +15,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ..records import ModelCall
+
 __all__ = [
     "Backend",
     "ChatReply",
     "ChatRequest",
     "Choice",
     "Message",
+    "call_record",
     "key_seed",
     "request_hash",
     "stream_reply",
@@ -118,3 +121,34 @@ def request_hash(request: ChatRequest) -> str:
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def call_record(
+    request: ChatRequest,
+    reply: ChatReply | Choice,
+    *,
+    role: str,
+    sleep_id: str | None = None,
+    stage: str | None = None,
+    key: str | None = None,
+    error: str | None = None,
+) -> ModelCall:
+    """What the store keeps of one call: the reply's text (a choice's log-probabilities as
+    JSON), its model and cost, the request's hash."""
+    if isinstance(reply, Choice):
+        response, tokens_out = json.dumps(dict(reply.logprobs)), 0
+    else:
+        response, tokens_out = reply.text, reply.tokens_out
+    return ModelCall(
+        role=role,
+        model=reply.model,
+        prompt_hash=request_hash(request),
+        response=response,
+        tokens_in=reply.tokens_in,
+        tokens_out=tokens_out,
+        ms=reply.ms,
+        sleep_id=sleep_id,
+        stage=stage,
+        key=key,
+        error=error,
+    )

@@ -15,7 +15,7 @@ sleeps.
 The proxy's door is ``serve``'s: with ``[[api.keys]]`` in config.toml every request needs a key
 that reaches the proxy's agent (``Authorization: Bearer KEY``, which is what an OpenAI client
 sends as its ``api_key``); without keys it answers only requests addressed to a loopback name.
-Bodies over ``limits.request_bytes`` and cross-origin writes are refused (``api.edge``).
+Bodies over ``limits.request_bytes`` and cross-origin writes are refused (``server.edge``).
 Errors are OpenAI's shape, ``{"error": {"message", "type"}}``, and never echo the request.
 
 Needs the ``server`` extra (FastAPI and uvicorn).
@@ -34,14 +34,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from ..api.auth import Forbidden, Gate, Unauthorized
-from ..api.edge import Edge
 from ..errors import ConflictError, ModelError, NotFoundError, SleepcycleError, UsageError
+from ..lock import asleep
 from ..mind import Mind
 from ..models.relay import RelayRefused, UpstreamError, message_of
 from ..models.roles import RoleModel
 from ..records import ThoughtKind, ThoughtStatus
-from ..sleep.lock import asleep
+from ..server.auth import Forbidden, Gate, Unauthorized
+from ..server.edge import Edge
 from .context import inject, memory_block
 from .forward import Forward, record_reply, sse
 from .responses import ResponseStream, to_chat, to_response

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..evidence import Line, addressed, aligned, content_words, coverage, negated, subject_of
+from ..grounding import ungrounded
 from ..records import Episode, ItemType, Memory, MemoryStatus, ThoughtStatus
 from ..store import MemoryFilter
 from .context import SleepContext
 from .crunch import CrunchOutput
-from .evidence import Line, addressed, aligned, content_words, coverage, negated, subject_of
-from .grounding import ungrounded
 from .proposals import NEEDS_SOURCES, NEEDS_TARGETS, NEEDS_TEXT, Proposal
 
 __all__ = ["CHECKS", "Checker", "Evidence", "Problem", "code_checks"]
@@ -107,7 +107,7 @@ class Checker:
         self.rewritten: dict[str, tuple[str, str]] = {}
         night = [e for c in crunched.clusters for e in c.episodes]
         names = {e.name for e in ctx.store.episodes.get_many(ctx.agent, night) if e.name}
-        user = ctx.mind.config.user
+        user = ctx.host.config.user
         self.participants = sorted(names | ({user} if user and user != "user" else set()))
 
     def cluster_episodes(self, cluster: str) -> list[str]:
@@ -127,7 +127,7 @@ class Checker:
         return Evidence(cited, list(around.values()), targets, self.participants)
 
     def _embed(self, text: str) -> NDArray[np.float32]:
-        vector: NDArray[np.float32] = self.ctx.mind.embedder.embed([text])[0]
+        vector: NDArray[np.float32] = self.ctx.host.embedder.embed([text])[0]
         return vector
 
     def duplicate_of(self, p: Proposal) -> str | None:
@@ -135,7 +135,7 @@ class Checker:
         limit = ctx.settings.duplicate_similarity
         vector = self._embed(p.text)
         hits = ctx.store.vector_search(
-            ctx.agent, ItemType.MEMORY, ctx.mind.embedder.model_id, vector, MemoryFilter(), 3
+            ctx.agent, ItemType.MEMORY, ctx.host.embedder.model_id, vector, MemoryFilter(), 3
         )
         for seq, cosine in hits:
             memory = ctx.store.memories.by_seq([seq])[seq]
@@ -311,7 +311,7 @@ def ctx_similarity(ctx: SleepContext, text: str, evidence: list[str]) -> float:
     """The best cosine between the text and any one piece of its evidence."""
     if not evidence:
         return 0.0
-    vectors = ctx.mind.embedder.embed([text, *evidence])
+    vectors = ctx.host.embedder.embed([text, *evidence])
     return float((vectors[1:] @ vectors[0]).max())
 
 

@@ -58,7 +58,7 @@ def run(
     """Apply the night; ``finish(tx, output)`` runs inside the same transaction."""
     proposals = {p.id: p for p in verified.proposals}
     verdicts = {v.proposal: v for v in verified.verdicts}
-    review = ctx.mind.config.review
+    review = ctx.host.config.review
     result: CommitOutput | None = None
     try:
         with ctx.store.write() as tx:
@@ -106,8 +106,8 @@ def run(
                     ctx.agent, thought_id, ThoughtStatus.DREAMT, sleep_id=ctx.sleep_id
                 )
             tx.episodes.mark_consolidated(ctx.agent, gathered.episodes, ctx.sleep_id)
-            if gathered.watermark[1] > tx.sleeps.watermark(ctx.agent):
-                tx.sleeps.set_watermark(ctx.agent, gathered.watermark[1])
+            if gathered.watermark[1] > tx.watermarks.get(ctx.agent):
+                tx.watermarks.set(ctx.agent, gathered.watermark[1])
             version = None
             if persona.text is not None and review.persona == "propose":
                 queued.append(queue_persona(tx, ctx, persona))

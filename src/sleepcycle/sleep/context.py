@@ -1,4 +1,4 @@
-"""What every stage of a sleep works with: the mind, the models, the journal, the stop flag.
+"""What every stage of a sleep works with: the host, the models, the journal, the stop flag.
 
 Model calls go through :meth:`SleepContext.ask`, which records every call (role, model, prompt
 hash, tokens, milliseconds) in its own transaction as soon as it returns, and replays the reply
@@ -24,6 +24,7 @@ from ..models import (
     Message,
     Models,
     ReplyError,
+    call_record,
     key_seed,
     request_hash,
 )
@@ -32,7 +33,7 @@ from ..store import Store
 from ..times import now
 
 if TYPE_CHECKING:
-    from ..mind import Mind
+    from ..host import Host
 
 __all__ = ["SleepContext", "Stopped"]
 
@@ -45,7 +46,7 @@ class Stopped(Exception):
 
 @dataclass
 class SleepContext:
-    mind: Mind
+    host: Host
     models: Models
     sleep_id: str
     dry_run: bool = False
@@ -55,15 +56,15 @@ class SleepContext:
 
     @property
     def store(self) -> Store:
-        return self.mind.store
+        return self.host.store
 
     @property
     def agent(self) -> str:
-        return self.mind.agent
+        return self.host.agent
 
     @property
     def settings(self) -> SleepSettings:
-        return self.mind.config.sleep
+        return self.host.config.sleep
 
     def author(self, stage: str, role: str | None = None) -> Author:
         model = "code" if role == "drafter" else self.models.role(role).model_id if role else None
@@ -104,7 +105,7 @@ class SleepContext:
         model = self.models.role(role)
         request = model.request(messages, schema, max_tokens=max_tokens, seed=key_seed(key))
         call_key = f"{self.stage}:{key}:{request_hash(request)}"
-        cached = self.store.sleeps.call_reply(self.sleep_id, call_key)
+        cached = self.store.calls.reply(self.sleep_id, call_key)
         if cached is not None:
             try:
                 return parse(cached)
@@ -116,18 +117,16 @@ class SleepContext:
             nonlocal tries
             tries += 1
             with self.store.write() as tx:
-                tx.sleeps.call_add(
-                    sleep_id=self.sleep_id,
-                    stage=self.stage,
-                    call_key=call_key if error is None else f"{call_key}#invalid{tries}",
-                    role=role,
-                    model=reply.model,
-                    prompt_hash=request_hash(sent),
-                    response=reply.text,
-                    tokens_in=reply.tokens_in,
-                    tokens_out=reply.tokens_out,
-                    ms=reply.ms,
-                    error=error,
+                tx.calls.add(
+                    call_record(
+                        sent,
+                        reply,
+                        role=role,
+                        sleep_id=self.sleep_id,
+                        stage=self.stage,
+                        key=call_key if error is None else f"{call_key}#invalid{tries}",
+                        error=error,
+                    )
                 )
 
         return model.ask(request, parse, retries=self.settings.reply_retries, on_reply=record)
@@ -139,23 +138,21 @@ class SleepContext:
         assert judge is not None, "choose is asked only where verify.judge chose a judge"
         request = ChatRequest(messages=tuple(messages), temperature=0.0, max_tokens=1)
         call_key = f"{self.stage}:{key}:choice:{request_hash(request)}"
-        cached = self.store.sleeps.call_reply(self.sleep_id, call_key)
+        cached = self.store.calls.reply(self.sleep_id, call_key)
         if cached is not None:
             recorded = json.loads(cached)
             if isinstance(recorded, dict) and set(recorded) == set(options):
                 return Choice({o: float(recorded[o]) for o in options}, judge.model_id)
         choice = judge.choose(request, options)
         with self.store.write() as tx:
-            tx.sleeps.call_add(
-                sleep_id=self.sleep_id,
-                stage=self.stage,
-                call_key=call_key,
-                role="verifier",
-                model=choice.model,
-                prompt_hash=request_hash(request),
-                response=json.dumps(dict(choice.logprobs)),
-                tokens_in=choice.tokens_in,
-                tokens_out=0,
-                ms=choice.ms,
+            tx.calls.add(
+                call_record(
+                    request,
+                    choice,
+                    role="verifier",
+                    sleep_id=self.sleep_id,
+                    stage=self.stage,
+                    key=call_key,
+                )
             )
         return choice

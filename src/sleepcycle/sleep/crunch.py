@@ -20,10 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
+from ..grounding import claims
 from ..records import Episode, Memory
 from .context import SleepContext
 from .gather import GatherOutput
-from .grounding import claims
 
 __all__ = ["Cluster", "CrunchOutput", "run"]
 
@@ -90,7 +90,7 @@ def run(ctx: SleepContext, gathered: GatherOutput) -> CrunchOutput:
     episodes = store.episodes.get_many(agent, gathered.episodes)
     thoughts = [store.thoughts.get(agent, t) for t in gathered.thoughts]
     memories = store.memories.get_many(agent, [*gathered.shallow, *gathered.related])
-    embed = ctx.mind.embedder.embed
+    embed = ctx.host.embedder.embed
     ev = embed([e.search_text for e in episodes]) if episodes else np.empty((0, 384), np.float32)
     tv = embed([t.text for t in thoughts]) if thoughts else np.empty((0, 384), np.float32)
     mv = embed([m.text for m in memories]) if memories else np.empty((0, 384), np.float32)

@@ -44,7 +44,7 @@ def cluster_labels(ctx: SleepContext, cluster: Cluster) -> Labels:
 
 
 def persona_block(ctx: SleepContext) -> str:
-    persona = ctx.mind.persona()
+    persona = ctx.host.persona()
     if persona is None:
         return "The assistant has no persona description yet."
     return f"The assistant describes itself so:\n{persona.text}"

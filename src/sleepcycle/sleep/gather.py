@@ -38,7 +38,7 @@ class GatherOutput(BaseModel):
 def _related(ctx: SleepContext, texts: list[str], exclude: set[str]) -> list[str]:
     related: dict[str, None] = {}
     for text in texts:
-        hits = ctx.mind.recall(text[:2000], k=ctx.settings.related_memories).hits
+        hits = ctx.host.recall(text[:2000], k=ctx.settings.related_memories).hits
         related.update((h.id, None) for h in hits if h.id not in exclude)
     return list(related)
 
@@ -52,7 +52,7 @@ def run(ctx: SleepContext) -> GatherOutput:
         for m in store.memories.find(agent, MemoryFilter(statuses=(MemoryStatus.ACTIVE,)))
         if not m.deep
     ]
-    ctx.mind.embed_pending()
+    ctx.host.embed_pending()
     sessions: dict[str, list[str]] = {}
     for ep in episodes:
         sessions.setdefault(ep.session, []).append(ep.search_text)
@@ -65,7 +65,7 @@ def run(ctx: SleepContext) -> GatherOutput:
         thoughts=[t.id for t in thoughts],
         shallow=[m.id for m in shallow],
         related=related,
-        rejections=store.sleeps.rejections(agent, limit=20),
+        rejections=store.journal.rejections(agent, limit=20),
         watermark=watermark,
         new_thoughts=sum(1 for t in thoughts if "created_by_sleep" not in t.meta),
     )

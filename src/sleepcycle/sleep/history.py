@@ -31,7 +31,7 @@ from ..store import Store
 from ..times import now
 
 if TYPE_CHECKING:
-    from ..mind import Mind
+    from ..host import Host
 
 __all__ = ["Diff", "RollbackReport", "diff", "rollback"]
 
@@ -101,9 +101,9 @@ def _dreamt_upon(store: Store, sleep_id: str) -> list[str]:
     return []
 
 
-def diff(mind: Mind, sleep_id: str) -> Diff:
-    sleep_id = mind.store.sleeps.resolve(mind.agent, sleep_id)
-    store, agent = mind.store, mind.agent
+def diff(host: Host, sleep_id: str) -> Diff:
+    sleep_id = host.store.sleeps.resolve(host.agent, sleep_id)
+    store, agent = host.store, host.agent
     out = Diff(
         sleep_id,
         thoughts=[
@@ -149,8 +149,8 @@ class RollbackReport:
         }
 
 
-def rollback(mind: Mind, sleep_id: str, *, force: bool = False) -> RollbackReport:
-    store, agent = mind.store, mind.agent
+def rollback(host: Host, sleep_id: str, *, force: bool = False) -> RollbackReport:
+    store, agent = host.store, host.agent
     sleep = store.sleeps.get(agent, store.sleeps.resolve(agent, sleep_id))
     if sleep.status is SleepStatus.ROLLED_BACK:
         raise InputError(f"sleep {sleep.id} is already rolled back")
@@ -158,7 +158,7 @@ def rollback(mind: Mind, sleep_id: str, *, force: bool = False) -> RollbackRepor
         raise InputError(
             f"sleep {sleep.id} did not commit anything ({sleep.status.value}); nothing to roll back"
         )
-    author = Author.user(mind.config.user)
+    author = Author.user(host.config.user)
     reason = f"rollback of sleep {sleep.id}"
     grouped = _by_memory(store.memories.versions_by_sleep(agent, sleep.id))
     restored: list[str] = []

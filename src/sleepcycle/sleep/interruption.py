@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .. import lock
 from ..records import Sleep, SleepStatus
 from ..store import LockRow, Store
-from . import lock
 
 __all__ = ["CRASHES", "Interruption", "crash_log", "find", "interruption"]
 
@@ -147,7 +147,7 @@ def interruption(
 ) -> Interruption | None:
     """How ``sleep``'s last run ended, if it is unfinished and no live process runs it.
     ``stale`` is the lock its dead process left, when the caller has already taken it over."""
-    held = stale if stale is not None else store.sleeps.lock(sleep.agent)
+    held = stale if stale is not None else store.locks.get(sleep.agent)
     if held is not None and held.holder != sleep.id:
         held = None
     if sleep.status in (SleepStatus.RUNNING, SleepStatus.STOPPING):
@@ -180,7 +180,7 @@ def interruption(
         crash_log=log,
         pid=held.pid if held is not None and cause != "woken" else None,
         host=held.host if held is not None and cause != "woken" else None,
-        replayed=store.sleeps.call_count(sleep.id, running) if running else 0,
+        replayed=store.calls.count(sleep.id, running) if running else 0,
     )
 
 

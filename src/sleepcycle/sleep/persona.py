@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..grounding import ungrounded
 from ..models import ReplyError, parse_reply
 from ..prompts import render
 from .context import SleepContext
-from .grounding import ungrounded
 from .proposals import Proposal
 
 __all__ = ["PersonaOutput", "apply_updates", "run"]
@@ -122,7 +122,7 @@ def run(ctx: SleepContext, accepted: list[Proposal]) -> PersonaOutput:
     if not memories or ctx.settings.persona_updates == 0:
         ctx.note("considered", "no new memories to reflect on")
         return PersonaOutput()
-    current = ctx.mind.persona()
+    current = ctx.host.persona()
     lines = [x.strip() for x in current.text.splitlines() if x.strip()] if current else []
     prompt = render(
         "persona",

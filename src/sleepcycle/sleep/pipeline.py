@@ -19,18 +19,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from .. import lock
 from ..ids import random_id
 from ..models import Models
 from ..records import JournalEntry, Outcome, Sleep, SleepStatus
 from ..store import LockRow, Tx
 from ..times import now
-from . import commit, crunch, dream, gather, lock, persona, verify
+from . import commit, crunch, dream, gather, persona, verify
 from .context import SleepContext, Stopped
 from .interruption import crash_log, interruption
 from .swap import Swapper
 
 if TYPE_CHECKING:
-    from ..mind import Mind
+    from ..host import Host
 
 __all__ = ["STAGES", "SleepReport", "run_sleep", "wake"]
 
@@ -119,7 +120,7 @@ class _Runner:
             checkpoint=output.model_dump_json(),
             stats={"ms": round(self.walltime.get(name, 0.0))},
         )
-        tx.sleeps.journal_add(ctx.agent, ctx.take_entries())
+        tx.journal.add(ctx.agent, ctx.take_entries())
 
     def summary(self) -> dict[str, Any]:
         ops: dict[str, dict[str, int]] = {}
@@ -133,7 +134,7 @@ class _Runner:
                 row["accepted"] += p.id in accepted
                 row["rejected"] += p.id in rejected
             asked = [v for v in verified.verdicts if v.score is not None]
-        calls = self.ctx.store.sleeps.call_totals(self.ctx.sleep_id)
+        calls = self.ctx.store.calls.totals(self.ctx.sleep_id)
         stage_ms = {k: round(v) for k, v in self.walltime.items()}
         wall = sum(stage_ms.values())
         model_ms = sum(c["ms"] for c in calls.values())
@@ -155,28 +156,28 @@ class _Runner:
             "outside_models_share": round(max(wall - model_ms, 0) / wall, 3) if wall else None,
             "interruptions": [
                 e.text
-                for e in self.ctx.store.sleeps.journal(self.ctx.sleep_id)
+                for e in self.ctx.store.journal.entries(self.ctx.sleep_id)
                 if e.kind == "interrupted"
             ],
         }
 
 
 def _start(
-    mind: Mind, new_id: str, dry_run: bool, trigger: str, fresh: bool, stale: LockRow | None
+    host: Host, new_id: str, dry_run: bool, trigger: str, fresh: bool, stale: LockRow | None
 ) -> Sleep:
     """The sleep to run: the agent's unfinished one (resumed) or a new one. Call it holding the
     agent's lock, so no live sleep is resumed or abandoned from under its process."""
-    store = mind.store
-    unfinished = store.sleeps.unfinished(mind.agent)
+    store = host.store
+    unfinished = store.sleeps.unfinished(host.agent)
     if unfinished is not None and (fresh or unfinished.dry_run != dry_run):
-        gap = interruption(store, mind.home, unfinished, stale)
+        gap = interruption(store, host.home, unfinished, stale)
         entries = []
         if gap is not None:
             entries.append(
                 JournalEntry(unfinished.id, "resume", "interrupted", gap.summary, now(), gap.refs())
             )
         with store.write() as tx:
-            tx.sleeps.journal_add(mind.agent, entries)
+            tx.journal.add(host.agent, entries)
             tx.sleeps.finish(
                 unfinished.id, SleepStatus.FAILED, Outcome.FAILED, error="abandoned for a new sleep"
             )
@@ -185,20 +186,20 @@ def _start(
         return unfinished
     sleep = Sleep(
         id=new_id,
-        agent=mind.agent,
+        agent=host.agent,
         status=SleepStatus.RUNNING,
         started=now(),
         trigger=trigger,
         dry_run=dry_run,
     )
     with store.write() as tx:
-        tx.ensure_agent(mind.agent)
-        tx.sleeps.create(sleep, mind.config.model_dump())
+        tx.ensure_agent(host.agent)
+        tx.sleeps.create(sleep, host.config.model_dump())
     return sleep
 
 
 def run_sleep(
-    mind: Mind,
+    host: Host,
     models: Models,
     *,
     dry_run: bool = False,
@@ -207,25 +208,25 @@ def run_sleep(
     progress: Progress | None = None,
     stop_flag: threading.Event | None = None,
 ) -> SleepReport:
-    """Sleep once for ``mind``'s agent; resumes an unfinished sleep unless ``fresh``."""
-    store = mind.store
+    """Sleep once for ``host``'s agent; resumes an unfinished sleep unless ``fresh``."""
+    store = host.store
     holder = random_id("slp")
-    stale = lock.acquire(store, mind.agent, holder)
+    stale = lock.acquire(store, host.agent, holder)
     try:
-        sleep = _start(mind, holder, dry_run, trigger, fresh, stale)
+        sleep = _start(host, holder, dry_run, trigger, fresh, stale)
         resumed = sleep.id != holder
         if resumed:  # the lock names the sleep that holds it
-            lock.acquire(store, mind.agent, sleep.id, replacing=holder)
+            lock.acquire(store, host.agent, sleep.id, replacing=holder)
             holder = sleep.id
         with store.write() as tx:
             tx.sleeps.set_status(sleep.id, SleepStatus.RUNNING)
-        ctx = SleepContext(mind, models, sleep.id, dry_run, stop_flag or threading.Event())
+        ctx = SleepContext(host, models, sleep.id, dry_run, stop_flag or threading.Event())
         runner = _Runner(ctx, progress)
         swapper = Swapper(ctx)
         if resumed:
             _note_resume(ctx, runner, sleep, stale)
         try:
-            with _sigterm_stops(ctx.stop_flag), crash_log(mind.home, sleep.id):
+            with _sigterm_stops(ctx.stop_flag), crash_log(host.home, sleep.id):
                 outcome = _cycle(ctx, runner, swapper)
         except Stopped:
             ctx.note("summary", f"stopped at {ctx.stage or 'the start'}; sleep again to resume")
@@ -239,26 +240,26 @@ def run_sleep(
         else:
             if outcome is not None:
                 _end(ctx, runner, SleepStatus.DONE, outcome, None)
-            if outcome is None and mind.config.train.after_sleep:
+            if outcome is None and host.config.train.after_sleep:
                 _train(ctx, runner)
         finally:
             _wake(ctx, swapper, runner)
     finally:
-        lock.release(store, mind.agent, holder)
-    final = store.sleeps.get(mind.agent, sleep.id)
+        lock.release(store, host.agent, holder)
+    final = store.sleeps.get(host.agent, sleep.id)
     return SleepReport(final, dict(final.stats))
 
 
 def _note_resume(ctx: SleepContext, runner: _Runner, sleep: Sleep, stale: LockRow | None) -> None:
     """Say, in the journal and to the caller, how the sleep being resumed had stopped."""
-    gap = interruption(ctx.store, ctx.mind.home, sleep, stale)
+    gap = interruption(ctx.store, ctx.host.home, sleep, stale)
     if gap is None:  # pragma: no cover - a resumed sleep is unfinished and its process gone
         return
     ctx.stage = "resume"
     ctx.note("interrupted", gap.summary, **gap.refs())
     ctx.note("resumed", f"resumed: {gap.kept}")
     with ctx.store.write() as tx:
-        tx.sleeps.journal_add(ctx.agent, ctx.take_entries())
+        tx.journal.add(ctx.agent, ctx.take_entries())
     runner.progress("resume", gap.summary)
     runner.progress("resume", gap.kept)
 
@@ -274,7 +275,7 @@ def _wake(ctx: SleepContext, swapper: Swapper, runner: _Runner) -> None:
         ctx.stage = "swap"
         ctx.note("error", f"waking: {type(exc).__name__}: {exc}")
         with ctx.store.write() as tx:
-            tx.sleeps.journal_add(ctx.agent, ctx.take_entries())
+            tx.journal.add(ctx.agent, ctx.take_entries())
     runner.progress("wake", "done")
 
 
@@ -288,7 +289,7 @@ def _train(ctx: SleepContext, runner: _Runner) -> None:
         from ..train.session import train  # noqa: PLC0415 - the train extra
 
         result = train(
-            ctx.mind,
+            ctx.host,
             sleep_id=ctx.sleep_id,
             ask=ctx.ask,
             note=ctx.note,
@@ -305,9 +306,10 @@ def _train(ctx: SleepContext, runner: _Runner) -> None:
         version = f" v{result.adapter.version}" if result.adapter else ""
         ctx.note("summary", f"training: adapter{version} {result.outcome}")
     with ctx.store.write() as tx:
-        tx.sleeps.journal_add(ctx.agent, ctx.take_entries())
-    if ctx.mind.refresh_adapter():
-        ctx.models = ctx.mind.models
+        tx.journal.add(ctx.agent, ctx.take_entries())
+    models = ctx.host.adapter_models()
+    if models is not None:  # the foreground wakes with the adapter just kept
+        ctx.models = models
     runner.progress("train", "done")
 
 
@@ -373,11 +375,11 @@ def _end(
         )
     stats = runner.summary()
     with ctx.store.write() as tx:
-        tx.sleeps.journal_add(ctx.agent, ctx.take_entries())
+        tx.journal.add(ctx.agent, ctx.take_entries())
         tx.sleeps.finish(ctx.sleep_id, status, outcome, stats=stats, error=error)
 
 
-def wake(mind: Mind) -> str | None:
+def wake(host: Host) -> str | None:
     """Ask the agent's running sleep to stop at its next stage boundary; its id, or None."""
-    with mind.store.write() as tx:
-        return tx.sleeps.request_stop(mind.agent)
+    with host.store.write() as tx:
+        return tx.sleeps.request_stop(host.agent)

@@ -24,7 +24,7 @@ from .proposals import Proposal
 from .verify import Verdict
 
 if TYPE_CHECKING:
-    from ..mind import Mind
+    from ..host import Host
 
 __all__ = ["approve", "queue_persona", "queue_proposal", "reject", "verdict_json"]
 
@@ -94,11 +94,11 @@ def _pending(tx: Tx, agent: str, item_id: str) -> ReviewItem:
 def _journal(tx: Tx, item: ReviewItem, kind: str, text: str) -> None:
     if item.sleep_id:
         entry = JournalEntry(item.sleep_id, "review", kind, text, now(), {"review": item.id})
-        tx.sleeps.journal_add(item.agent, [entry])
+        tx.journal.add(item.agent, [entry])
 
 
 def approve(
-    mind: Mind,
+    host: Host,
     item_id: str,
     *,
     reason: str | None = None,
@@ -107,27 +107,27 @@ def approve(
 ) -> ReviewItem:
     """Apply a queued operation as a change by the person approving it (``by``; config
     ``user`` by default)."""
-    person = by or mind.config.user
-    with mind.store.write() as tx:
-        item = _pending(tx, mind.agent, item_id)
+    person = by or host.config.user
+    with host.store.write() as tx:
+        item = _pending(tx, host.agent, item_id)
         note = reason or f"approved review item {item.id} from sleep {item.sleep_id}"
         if item.op == "persona":
-            result = _approve_persona(tx, mind, item, person, note, force)
+            result = _approve_persona(tx, host, item, person, note, force)
         else:
-            result = _approve_operation(tx, mind, item, person, note, force)
+            result = _approve_operation(tx, host, item, person, note, force)
         tx.review.decide(
-            mind.agent, item.id, ReviewStatus.APPROVED, by=person, note=reason, result=result
+            host.agent, item.id, ReviewStatus.APPROVED, by=person, note=reason, result=result
         )
         _journal(tx, item, "approved", f"approved by {person}: {item.summary}")
-    return mind.store.review.get(mind.agent, item.id)
+    return host.store.review.get(host.agent, item.id)
 
 
 def _approve_operation(
-    tx: Tx, mind: Mind, item: ReviewItem, person: str, note: str, force: bool
+    tx: Tx, host: Host, item: ReviewItem, person: str, note: str, force: bool
 ) -> dict[str, Any]:
     p = Proposal.model_validate(item.payload["proposal"])
     versions: dict[str, int] = item.payload.get("versions", {})
-    for memory in tx.memories.get_many(mind.agent, list(versions)):
+    for memory in tx.memories.get_many(host.agent, list(versions)):
         if memory.version != versions[memory.id] and not force:
             raise ConflictError(
                 f"memory {memory.id} changed since the sleep proposed this (version "
@@ -136,7 +136,7 @@ def _approve_operation(
     verdict = {**item.payload["verdict"], "review": item.id, "approved_by": person}
     applier = Applier(
         tx,
-        mind.agent,
+        host.agent,
         item.sleep_id or "",
         author=lambda _: Author.user(person),
         verdict=lambda _: verdict,
@@ -147,9 +147,9 @@ def _approve_operation(
 
 
 def _approve_persona(
-    tx: Tx, mind: Mind, item: ReviewItem, person: str, note: str, force: bool
+    tx: Tx, host: Host, item: ReviewItem, person: str, note: str, force: bool
 ) -> dict[str, Any]:
-    current = tx.persona.current(mind.agent)
+    current = tx.persona.current(host.agent)
     base = item.payload.get("base_version", 0)
     if (current.version if current else 0) != base and not force:
         raise ConflictError(
@@ -162,19 +162,19 @@ def _approve_persona(
     if missing:
         raise ConflictError(f"the proposed persona drops the pinned line {missing[0]!r}")
     version = tx.persona.add(
-        mind.agent, text, pinned=pinned, author=Author.user(person), reason=note
+        host.agent, text, pinned=pinned, author=Author.user(person), reason=note
     )
     return {"persona_version": version.version}
 
 
 def reject(
-    mind: Mind, item_id: str, *, reason: str | None = None, by: str | None = None
+    host: Host, item_id: str, *, reason: str | None = None, by: str | None = None
 ) -> ReviewItem:
     """Decline a queued operation; later sleeps are told it was rejected."""
-    person = by or mind.config.user
-    with mind.store.write() as tx:
-        item = _pending(tx, mind.agent, item_id)
-        tx.review.decide(mind.agent, item.id, ReviewStatus.REJECTED, by=person, note=reason)
+    person = by or host.config.user
+    with host.store.write() as tx:
+        item = _pending(tx, host.agent, item_id)
+        tx.review.decide(host.agent, item.id, ReviewStatus.REJECTED, by=person, note=reason)
         because = f" ({reason})" if reason else ""
         _journal(tx, item, "rejected", f"{item.summary}: rejected by {person}{because}")
-    return mind.store.review.get(mind.agent, item.id)
+    return host.store.review.get(host.agent, item.id)

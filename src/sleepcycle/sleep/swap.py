@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import ModelError
-from ..models import ChatRequest, request_hash
+from ..models import ChatRequest, call_record
 from ..records import JournalEntry
 from ..residency import EmbeddedResidency, State
 from ..times import now
@@ -49,7 +49,7 @@ class Swapper:
     def _journal(self, text: str, **refs: object) -> None:
         entry = JournalEntry(self.ctx.sleep_id, "swap", "swap", text, now(), refs)
         with self.ctx.store.write() as tx:
-            tx.sleeps.journal_add(self.ctx.agent, [entry])
+            tx.journal.add(self.ctx.agent, [entry])
 
     def _timed(self, name: str, verb: str, action: Callable[[], None]) -> None:
         residency = self.ctx.models.residency(name)
@@ -91,14 +91,14 @@ class Swapper:
         state = residency.status().state
         if state is State.LOADED or residency.kind == "always":
             return
-        budget = self.ctx.mind.config.residency.budget_mb
+        budget = self.ctx.host.config.residency.budget_mb
         if budget:
             self._make_room(name, keep | {name}, budget)
         verb = "woke" if state is State.SLEEPING else "loaded"
         self._timed(name, verb, residency.wake if state is State.SLEEPING else residency.load)
 
     def _make_room(self, name: str, keep: set[str], budget: int) -> None:
-        known = set(self.ctx.mind.config.models) | self._names(DAY)  # with its adapter
+        known = set(self.ctx.host.config.models) | self._names(DAY)  # with its adapter
         others = [m for m in sorted(known) if m != name and self._loaded(m)]
         used = sum(self._memory(m) for m in others)
         need = self._memory(name)
@@ -138,7 +138,7 @@ class Swapper:
             self.release(name, "unload")
         for name in sorted(day):
             self.ensure(name, keep=day | sub)
-        if self.ctx.mind.config.residency.warm_up:
+        if self.ctx.host.config.residency.warm_up:
             self._warm_up()
 
     def _warm_up(self) -> None:
@@ -148,16 +148,14 @@ class Swapper:
         reply = role.backend.complete(request)
         ms = (time.perf_counter() - started) * 1000
         with self.ctx.store.write() as tx:
-            tx.sleeps.call_add(
-                sleep_id=self.ctx.sleep_id,
-                stage="wake",
-                call_key=f"wake:warm-up:{time.time_ns()}",
-                role="foreground",
-                model=reply.model,
-                prompt_hash=request_hash(request),
-                response=reply.text,
-                tokens_in=reply.tokens_in,
-                tokens_out=reply.tokens_out,
-                ms=reply.ms,
+            tx.calls.add(
+                call_record(
+                    request,
+                    reply,
+                    role="foreground",
+                    sleep_id=self.ctx.sleep_id,
+                    stage="wake",
+                    key=f"wake:warm-up:{time.time_ns()}",
+                )
             )
         self._journal(f"warmed up the foreground ({reply.model}) in {ms:.0f} ms", ms=round(ms))

@@ -18,13 +18,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..evidence import judge_question
 from ..models import ReplyError, parse_reply
 from ..prompts import render
 from .checks import Checker, code_checks
 from .context import SleepContext
 from .crunch import CrunchOutput
 from .dream import DreamOutput, cluster_labels
-from .evidence import judge_question
 from .proposals import Labels, ModelOp, Proposal, operation_schema
 
 __all__ = ["Verdict", "VerifyOutput", "run"]
@@ -144,7 +144,7 @@ def _judge(ctx: SleepContext, p: Proposal, lines: list[str]) -> Verdict:
     question = judge_question(lines, p.text)
     choice = ctx.choose(p.id, [{"role": "user", "content": question}], ("Yes", "No"))
     no = choice.probability("No")
-    passed = no <= ctx.mind.config.verify.reject_above
+    passed = no <= ctx.host.config.verify.reject_above
     follows = f"the judge gives {1 - no:.2f} that it follows from the cited lines"
     return Verdict(
         proposal=p.id,

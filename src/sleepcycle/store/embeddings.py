@@ -14,6 +14,7 @@ import numpy as np
 
 from ..records import ItemType, MemoryKind, MemoryStatus, Role, episode_text
 from .codec import text_hash
+from .contract import Pending
 from .vectors import VectorIndex
 
 __all__ = [
@@ -30,8 +31,6 @@ ROLE_CODES = {r: i for i, r in enumerate(Role)}
 
 _EPOCH = "(julianday({}) - 2440587.5) * 86400.0"
 _FEED_LIMIT = 20_000
-
-Pending = tuple[int, str, str]  # (item seq, text, text hash)
 
 
 class EmbeddingRepo:

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -25,30 +25,35 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import StoreError
+from ..errors import ConfigError, StoreError
 from ..records import ItemType
 from ..times import format_time, now
 from .adapters import AdapterRepo
+from .calls import CallRepo
+from .contract import Store
 from .embeddings import KIND_CODES, ROLE_CODES, STATUS_CODES, EmbeddingRepo
 from .episodes import EpisodeRepo
 from .filters import EpisodeFilter, MemoryFilter
+from .journal import JournalRepo
+from .locks import LockRepo, WatermarkRepo
 from .memories import MemoryRepo
 from .migrations import apply_migrations
 from .persona import PersonaRepo
+from .registry import StoreKind
 from .review import ReviewRepo
 from .search import search_episodes, search_memories
 from .sleeps import SleepRepo
 from .thoughts import ThoughtRepo
 from .vectors import VectorFilter, VectorIndex
 
-__all__ = ["Store", "Tx"]
+__all__ = ["STORE", "SqliteStore", "SqliteTx", "sqlite_path"]
 
 log = logging.getLogger("sleepcycle.store")
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class Tx:
+class SqliteTx:
     """One write transaction: repositories bound to the write connection."""
 
     def __init__(self, conn: sqlite3.Connection):
@@ -59,6 +64,10 @@ class Tx:
         self.persona = PersonaRepo(conn)
         self.embeddings = EmbeddingRepo(conn)
         self.sleeps = SleepRepo(conn)
+        self.journal = JournalRepo(conn)
+        self.calls = CallRepo(conn)
+        self.locks = LockRepo(conn)
+        self.watermarks = WatermarkRepo(conn)
         self.review = ReviewRepo(conn)
         self.adapters = AdapterRepo(conn)
 
@@ -171,11 +180,28 @@ class _Checkpointer:
         self._thread.join()
 
 
-class Store:
+def sqlite_path(url: str | Path) -> Path:
+    """The file a ``sqlite:///...`` URL (or a plain path) names."""
+    text = str(url)
+    if text.startswith("sqlite://"):
+        text = text[len("sqlite://") :]
+        if not text.startswith("/"):
+            raise ConfigError(
+                f"store URL {str(url)!r}: a SQLite URL names an absolute path, "
+                "sqlite:///abs/path.db (three slashes)"
+            )
+        text = "/" + text.lstrip("/")  # sqlite:////abs/path.db (SQLAlchemy's form) too
+    if not text:
+        raise ConfigError("the store URL names no file; e.g. sqlite:///abs/path.db")
+    return Path(text).expanduser()
+
+
+class SqliteStore(Store):
     """The SQLite system of record for every agent under one home directory."""
 
     def __init__(self, path: Path, *, exact_limit: int = 20_000, rerank: int = 1_000):
         self.path = path
+        self.url = f"sqlite://{path.resolve()}"
         self.exact_limit = exact_limit
         self.rerank = rerank
         self._write_lock = threading.RLock()
@@ -198,10 +224,6 @@ class Store:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
-    @classmethod
-    def open(cls, path: Path | str, **options: int) -> Store:
-        return cls(Path(path), **options)
-
     def close(self) -> None:
         with self._pool_lock:
             if self._pool is not None:
@@ -215,16 +237,10 @@ class Store:
         with self._write_lock:
             self._writer.close()
 
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # writes -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self) -> Iterator[SqliteTx]:
         """A write transaction: everything inside lands together or not at all."""
         with self._write_lock:
             conn = self._writer
@@ -233,7 +249,7 @@ class Store:
             except sqlite3.OperationalError as exc:
                 raise _write_failed(self.path, exc) from None
             try:
-                yield Tx(conn)
+                yield SqliteTx(conn)
                 conn.execute("COMMIT")
             except (sqlite3.OperationalError, sqlite3.DataError) as exc:  # disk full, ...
                 _rollback(conn)
@@ -284,6 +300,22 @@ class Store:
     @property
     def sleeps(self) -> SleepRepo:
         return SleepRepo(self._reader())
+
+    @property
+    def journal(self) -> JournalRepo:
+        return JournalRepo(self._reader())
+
+    @property
+    def calls(self) -> CallRepo:
+        return CallRepo(self._reader())
+
+    @property
+    def locks(self) -> LockRepo:
+        return LockRepo(self._reader())
+
+    @property
+    def watermarks(self) -> WatermarkRepo:
+        return WatermarkRepo(self._reader())
 
     @property
     def review(self) -> ReviewRepo:
@@ -353,3 +385,10 @@ def _vector_filter(where: MemoryFilter | EpisodeFilter, index: VectorIndex) -> V
         since=None if since is None else np.nextafter(since, -np.inf),
         until=until,
     )
+
+
+def _open(url: str, options: Mapping[str, int]) -> SqliteStore:
+    return SqliteStore(sqlite_path(url), **options)
+
+
+STORE = StoreKind("sqlite", _open)

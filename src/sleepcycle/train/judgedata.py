@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..sleep.evidence import judge_question
+from ..evidence import judge_question
 
 if TYPE_CHECKING:
     from .trainer import Example

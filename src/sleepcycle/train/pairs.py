@@ -22,10 +22,10 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
+from ..grounding import claims
 from ..models import Message, ReplyError, parse_reply
 from ..prompts import render
 from ..recall import STOPWORDS
-from ..sleep.grounding import claims
 from .probes import normalize
 
 __all__ = ["Ask", "Pair", "Source", "answers_in", "check_pair", "cloze", "pairs_for"]

@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from .. import lock
 from ..errors import ConfigError, ModelError, SleepcycleError, UsageError
 from ..ids import random_id
 from ..models import ChatRequest, LlamaBackend, Message, bundled_model_path, key_seed
 from ..models.llama import LlamaSettings
 from ..records import Activation, Adapter, AdapterStatus
-from ..sleep import lock
+from ..store import MemoryFilter
 from ..times import now
 from . import ADAPTER_GGUF, ADAPTER_PEFT
 from .gate import Decision, decide
@@ -37,7 +38,7 @@ from .pairs import Ask, Pair, Source, pairs_for
 from .probes import Probe, ProbeResult, ask_probes, general_probes, replay_prompts
 
 if TYPE_CHECKING:
-    from ..mind import Mind
+    from ..host import Host
 
 __all__ = ["TrainResult", "activate", "adapter_dir", "base_weights", "rollback", "train"]
 
@@ -70,25 +71,25 @@ class Stopped(Exception):
     """The training was asked to stop; nothing was activated."""
 
 
-def adapter_dir(mind: Mind, version: int) -> Path:
-    return mind.home / "adapters" / mind.agent / f"v{version}"
+def adapter_dir(host: Host, version: int) -> Path:
+    return host.home / "adapters" / host.agent / f"v{version}"
 
 
-def base_weights(mind: Mind) -> Path:
+def base_weights(host: Host) -> Path:
     """The GGUF to train: ``train.base``, else the foreground model's."""
-    settings = mind.config.train
+    settings = host.config.train
     if settings.base:
         path = Path(settings.base).expanduser()
-        path = path if path.is_absolute() else mind.home / path
+        path = path if path.is_absolute() else host.home / path
     else:
-        model = mind.config.models[mind.config.roles["foreground"].model]
+        model = host.config.models[host.config.roles["foreground"].model]
         if not isinstance(model, LlamaSettings):
             raise ConfigError(
                 "the foreground model runs on a server; set train.base to the GGUF of the same "
                 "weights to train on"
             )
         path = Path(model.path).expanduser() if model.path else bundled_model_path()
-        path = path if path.is_absolute() else mind.home / path
+        path = path if path.is_absolute() else host.home / path
     if path.suffix != ".gguf" or not path.is_file():
         raise ConfigError(f"no GGUF file at {path}; set train.base to the weights to train")
     return path
@@ -101,8 +102,8 @@ class _PlainAsk:
     """``Ask`` for ``sleepcycle train``: the roles asked directly (a sleep's ``ctx.ask`` also
     records every call)."""
 
-    def __init__(self, mind: Mind):
-        self.mind = mind
+    def __init__(self, host: Host):
+        self.host = host
 
     def __call__(
         self,
@@ -112,23 +113,23 @@ class _PlainAsk:
         schema: Mapping[str, Any],
         parse: Callable[[str], T],
     ) -> T:
-        model = self.mind.models.role(role)
+        model = self.host.models.role(role)
         return model.ask(
             model.request(messages, schema, seed=key_seed(key)),
             parse,
-            retries=self.mind.config.sleep.reply_retries,
+            retries=self.host.config.sleep.reply_retries,
         )
 
 
 # the dataset --------------------------------------------------------------------------------
 
 
-def _sources(mind: Mind) -> list[Source]:
+def _sources(host: Host) -> list[Source]:
     """Verified active memories (those a sleep has passed), newest first, and the persona."""
-    found = [m for m in mind.memories() if m.deep]
+    found = [m for m in host.store.memories.find(host.agent, MemoryFilter()) if m.deep]
     found.sort(key=lambda m: m.updated, reverse=True)
-    sources = [Source(m.id, m.version, m.text) for m in found[: mind.config.train.max_memories]]
-    persona = mind.persona()
+    sources = [Source(m.id, m.version, m.text) for m in found[: host.config.train.max_memories]]
+    persona = host.persona()
     if persona is not None and persona.text.strip():
         sources.append(Source("persona", persona.version, persona.text))
     return sources
@@ -162,9 +163,9 @@ class _Dataset:
     skipped: list[str] = field(default_factory=list)
 
 
-def _dataset(mind: Mind, sources: list[Source], ask: Ask, note: Note) -> _Dataset:
-    settings = mind.config.train
-    cache = _PairCache(mind.home / "adapters" / mind.agent / "pairs.json")
+def _dataset(host: Host, sources: list[Source], ask: Ask, note: Note) -> _Dataset:
+    settings = host.config.train
+    cache = _PairCache(host.home / "adapters" / host.agent / "pairs.json")
     held = settings.probes_per_memory
     data = _Dataset()
     for source in sources:
@@ -203,11 +204,11 @@ def _replay(backend: LlamaBackend, count: int) -> list[tuple[str, str]]:
 # the training -------------------------------------------------------------------------------
 
 
-def _fail_stale(mind: Mind) -> None:
+def _fail_stale(host: Host) -> None:
     """Mark trainings that died midway (no live lock holder) as failed."""
-    for stale in mind.store.adapters.find(mind.agent, status=AdapterStatus.TRAINING):
-        if lock.asleep(mind.store, mind.agent) != stale.id:
-            with mind.store.write() as tx:
+    for stale in host.store.adapters.find(host.agent, status=AdapterStatus.TRAINING):
+        if lock.asleep(host.store, host.agent) != stale.id:
+            with host.store.write() as tx:
                 tx.adapters.finish(
                     stale.id, AdapterStatus.FAILED, report=stale.report, error="interrupted"
                 )
@@ -231,17 +232,17 @@ def _probe(
         backend.close()
 
 
-def _active_gguf(mind: Mind) -> tuple[Path | None, set[str]]:
+def _active_gguf(host: Host) -> tuple[Path | None, set[str]]:
     """The active adapter's GGUF and the memories it learned (none: the base alone)."""
-    current = mind.store.adapters.current(mind.agent)
+    current = host.store.adapters.current(host.agent)
     if current is None or current.adapter_id is None:
         return None, set()
-    active = mind.store.adapters.get(mind.agent, current.adapter_id)
-    return mind.home / active.path / ADAPTER_GGUF, set(active.report.get("learned", []))
+    active = host.store.adapters.get(host.agent, current.adapter_id)
+    return host.home / active.path / ADAPTER_GGUF, set(active.report.get("learned", []))
 
 
 def train(
-    mind: Mind,
+    host: Host,
     *,
     sleep_id: str | None = None,
     ask: Ask | None = None,
@@ -249,11 +250,11 @@ def train(
     progress: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
 ) -> TrainResult:
-    """Train, gate and (if kept) activate a new adapter for ``mind``'s agent.
+    """Train, gate and (if kept) activate a new adapter for ``host``'s agent.
 
     Inside a sleep, ``ask`` and ``note`` are the sleep's (calls recorded, journaled) and the
     sleep already holds the agent's lock; alone, this takes the lock itself."""
-    base = base_weights(mind)
+    base = base_weights(host)
     say = progress or (lambda text: None)
     notes: list[tuple[str, str]] = []
 
@@ -264,17 +265,17 @@ def train(
 
     holder = random_id("ad")
     if sleep_id is None:
-        lock.acquire(mind.store, mind.agent, holder)
+        lock.acquire(host.store, host.agent, holder)
     try:
-        _fail_stale(mind)
-        return _train(mind, base, holder, sleep_id, ask or _PlainAsk(mind), noted, say, stop)
+        _fail_stale(host)
+        return _train(host, base, holder, sleep_id, ask or _PlainAsk(host), noted, say, stop)
     finally:
         if sleep_id is None:
-            lock.release(mind.store, mind.agent, holder)
+            lock.release(host.store, host.agent, holder)
 
 
 def _train(
-    mind: Mind,
+    host: Host,
     base: Path,
     adapter_id: str,
     sleep_id: str | None,
@@ -288,50 +289,50 @@ def _train(
             raise Stopped
 
     say("writing questions from memories")
-    sources = _sources(mind)
-    data = _dataset(mind, sources, ask, note)
-    active, learned_before = _active_gguf(mind)
+    sources = _sources(host)
+    data = _dataset(host, sources, ask, note)
+    active, learned_before = _active_gguf(host)
     new = [s for s in data.probes if s not in learned_before]
     if not new:
         why = "no verified memories to learn" if not sources else "nothing new to learn"
         note("summary", why)
         return TrainResult("nothing-to-learn", report={"reason": why})
     check()
-    version = mind.store.adapters.next_version(mind.agent)
-    out = adapter_dir(mind, version)
+    version = host.store.adapters.next_version(host.agent)
+    out = adapter_dir(host, version)
     adapter = Adapter(
         id=adapter_id,
-        agent=mind.agent,
+        agent=host.agent,
         version=version,
         base=base.name,
         status=AdapterStatus.TRAINING,
-        path=str(out.relative_to(mind.home)),
+        path=str(out.relative_to(host.home)),
         created=now(),
         sleep_id=sleep_id,
     )
-    with mind.store.write() as tx:
+    with host.store.write() as tx:
         tx.adapters.add(adapter)
     report: dict[str, Any] = {"base": base.name, "learned": sorted(data.probes)}
     try:
-        decision = _fit(mind, base, out, data, new, active, report, note, say, check)
+        decision = _fit(host, base, out, data, new, active, report, note, say, check)
     except Stopped:
-        _finish(mind, adapter, AdapterStatus.FAILED, report, "stopped before it finished")
-        return TrainResult("stopped", mind.store.adapters.get(mind.agent, adapter.id), report)
+        _finish(host, adapter, AdapterStatus.FAILED, report, "stopped before it finished")
+        return TrainResult("stopped", host.store.adapters.get(host.agent, adapter.id), report)
     except (SleepcycleError, OSError, RuntimeError, ValueError) as exc:
-        _finish(mind, adapter, AdapterStatus.FAILED, report, f"{type(exc).__name__}: {exc}")
+        _finish(host, adapter, AdapterStatus.FAILED, report, f"{type(exc).__name__}: {exc}")
         raise ModelError(f"training adapter v{version} failed: {exc}") from exc
     status = AdapterStatus.KEPT if decision.kept else AdapterStatus.REJECTED
-    _finish(mind, adapter, status, report, None)
+    _finish(host, adapter, status, report, None)
     if decision.kept:
         by = f"sleep {sleep_id}" if sleep_id else "train"
-        activate(mind, adapter.id, by=by, reason="; ".join(decision.reasons))
+        activate(host, adapter.id, by=by, reason="; ".join(decision.reasons))
     verdict = "kept" if decision.kept else "rejected"
     note(verdict, f"adapter v{version}: " + "; ".join(decision.reasons))
-    return TrainResult(status.value, mind.store.adapters.get(mind.agent, adapter.id), report)
+    return TrainResult(status.value, host.store.adapters.get(host.agent, adapter.id), report)
 
 
 def _fit(
-    mind: Mind,
+    host: Host,
     base: Path,
     out: Path,
     data: _Dataset,
@@ -345,7 +346,7 @@ def _fit(
     from .gguf_lora import convert_adapter  # noqa: PLC0415 - the train extra
     from .trainer import Example, load_base, train_lora  # noqa: PLC0415 - the train extra
 
-    settings = mind.config.train
+    settings = host.config.train
     learn = [p for s in new for p in data.probes[s]]
     keep = general_probes() + [p for s, ps in data.probes.items() if s not in new for p in ps]
     say(f"asking {len(learn) + len(keep)} probes of the model served now")
@@ -411,28 +412,28 @@ def _fit(
 
 
 def _finish(
-    mind: Mind, adapter: Adapter, status: AdapterStatus, report: dict[str, Any], error: str | None
+    host: Host, adapter: Adapter, status: AdapterStatus, report: dict[str, Any], error: str | None
 ) -> None:
-    with mind.store.write() as tx:
+    with host.store.write() as tx:
         tx.adapters.finish(adapter.id, status, report=report, error=error)
 
 
 # activation ---------------------------------------------------------------------------------
 
 
-def activate(mind: Mind, adapter_id: str | None, *, by: str, reason: str | None = None) -> None:
+def activate(host: Host, adapter_id: str | None, *, by: str, reason: str | None = None) -> None:
     """Make ``adapter_id`` (None: the base model alone) the agent's active adapter."""
-    with mind.store.write() as tx:
-        current = tx.adapters.current(mind.agent)
+    with host.store.write() as tx:
+        current = tx.adapters.current(host.agent)
         if adapter_id is not None:
-            adapter = tx.adapters.get(mind.agent, adapter_id)
+            adapter = tx.adapters.get(host.agent, adapter_id)
             if adapter.status in (AdapterStatus.TRAINING, AdapterStatus.FAILED):
                 raise UsageError(
                     f"adapter v{adapter.version} is {adapter.status.value}; only a finished "
                     "adapter can be activated"
                 )
         tx.adapters.activate(
-            mind.agent,
+            host.agent,
             adapter_id,
             by=by,
             reason=reason,
@@ -440,15 +441,15 @@ def activate(mind: Mind, adapter_id: str | None, *, by: str, reason: str | None 
         )
 
 
-def rollback(mind: Mind, *, by: str) -> Activation:
+def rollback(host: Host, *, by: str) -> Activation:
     """Return to the state before the latest activation (another adapter, or none)."""
-    with mind.store.write() as tx:
-        current = tx.adapters.current(mind.agent)
+    with host.store.write() as tx:
+        current = tx.adapters.current(host.agent)
         if current is None:
             raise UsageError("no adapter was ever activated for this agent; nothing to roll back")
         previous = tx.adapters.activation(current.replaces) if current.replaces else None
         return tx.adapters.activate(
-            mind.agent,
+            host.agent,
             previous.adapter_id if previous else None,
             by=by,
             reason=f"rollback of activation {current.seq}",

@@ -1,6 +1,6 @@
 """Who may see a page, and which requests may change anything.
 
-Pages go through the API's gate (``api.deps``): the key comes from the ``sleepcycle_key``
+Pages go through the API's gate (``server.deps``): the key comes from the ``sleepcycle_key``
 cookie that /login sets, or from the headers the API reads. A change (approve, reject,
 rollback) must also come from this site's own page: htmx sends ``HX-Request: true``, which a
 cross-site form cannot send, and a plain form post carries an ``Origin`` that must name this
@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
-from ..api.auth import Forbidden
-from ..api.deps import Caller, Hub, caller_of, hub_of, mind_of
 from ..mind import Mind
+from ..server.auth import Forbidden
+from ..server.deps import Caller, Hub, caller_of, hub_of, mind_of
 from .render import render
 
 __all__ = ["Visit", "from_this_site", "is_htmx", "visit_of"]

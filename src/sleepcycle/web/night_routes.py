@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ..api.deps import reviewer_of
 from ..records import ReviewItem, ReviewStatus
+from ..server.deps import reviewer_of
 from ..sleep.journal import summary_lines
 from .guard import Visit, from_this_site, visit_of
 from .night_views import night, review_view

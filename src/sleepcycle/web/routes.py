@@ -23,10 +23,10 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..api.auth import COOKIE, Unauthorized
-from ..api.deps import Caller, Hub, caller_of, hub_of
+from ..lock import asleep
+from ..server.auth import COOKIE, Unauthorized
+from ..server.deps import Caller, Hub, caller_of, hub_of
 from ..sleep.journal import summary_lines
-from ..sleep.lock import asleep
 from .errors import safe_next
 from .guard import Visit, visit_of
 from .memory_routes import router as memory_router

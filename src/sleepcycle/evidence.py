@@ -21,9 +21,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..prompts import render
-from ..recall import STOPWORDS
 from .grounding import fold, stem
+from .prompts import render
+from .recall import STOPWORDS
 
 __all__ = [
     "Line",

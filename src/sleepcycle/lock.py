@@ -11,9 +11,9 @@ import os
 import socket
 from datetime import datetime, timedelta
 
-from ..errors import LockedError
-from ..store import LockRow, Store
-from ..times import now
+from .errors import LockedError
+from .store import LockRow, Store
+from .times import now
 
 __all__ = ["STALE", "acquire", "asleep", "gone", "heartbeat", "release"]
 
@@ -43,7 +43,7 @@ def gone(row: LockRow) -> bool:
 
 def asleep(store: Store, agent: str) -> str | None:
     """The id of the sleep that holds the agent's lock and is still alive, if any."""
-    current = store.sleeps.lock(agent)
+    current = store.locks.get(agent)
     if current is None or _gone(current.pid, current.host, current.heartbeat):
         return None
     return current.holder
@@ -58,22 +58,22 @@ def acquire(
     host = socket.gethostname()
     with store.write() as tx:
         tx.ensure_agent(agent)
-        current = tx.sleeps.lock(agent)
+        current = tx.locks.get(agent)
         held = current is not None and current.holder not in (holder, replacing)
         if held and current and not _gone(current.pid, current.host, current.heartbeat):
             raise LockedError(
                 f"agent {agent!r} is already asleep (sleep {current.holder}, process "
                 f"{current.pid} on {current.host}); wait for it, or run `sleepcycle wake`"
             )
-        tx.sleeps.take_lock(agent, holder, os.getpid(), host)
+        tx.locks.take(agent, holder, os.getpid(), host)
     return current if held else None
 
 
 def heartbeat(store: Store, agent: str, holder: str) -> None:
     with store.write() as tx:
-        tx.sleeps.heartbeat(agent, holder)
+        tx.locks.heartbeat(agent, holder)
 
 
 def release(store: Store, agent: str, holder: str) -> None:
     with store.write() as tx:
-        tx.sleeps.release_lock(agent, holder)
+        tx.locks.release(agent, holder)

@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..recall import STOPWORDS
+from .recall import STOPWORDS
 
 __all__ = ["claims", "fold", "stem", "ungrounded"]
 

@@ -1,0 +1,115 @@
+"""The store contract: the conformance suite on SQLite, and on a store registered from outside
+the package (one module and its entry point), which the whole stack then runs on."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import sleepcycle
+from sleepcycle import ConfigError
+from sleepcycle.plugins import reload, stores
+from sleepcycle.store import SqliteStore, Store
+from sleepcycle.store.conformance import StoreContract
+from sleepkit import install_outside
+
+VAULT = '''
+"""A third-party store: SQLite files named vault://FOLDER/NAME, one per name."""
+from pathlib import Path
+
+from sleepcycle.plugins import StoreKind
+from sleepcycle.store import SqliteStore
+
+
+class VaultStore(SqliteStore):
+    pass
+
+
+def _open(url, options):
+    folder, _, name = url[len("vault://"):].rpartition("/")
+    store = VaultStore(Path(folder) / f"{name}.vault", **options)
+    store.url = url
+    return store
+
+
+STORE = StoreKind("vault", _open)
+'''
+
+
+@pytest.fixture
+def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    site = install_outside(
+        tmp_path / "site", "vault_store", VAULT, "[sleepcycle.stores]\nvault = vault_store:STORE\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    reload()
+    yield tmp_path / "vaults"
+    reload()
+
+
+class TestSqliteStore(StoreContract):
+    @pytest.fixture
+    def store_url(self, tmp_path: Path) -> str:
+        return f"sqlite://{tmp_path / 'contract.db'}"
+
+
+class TestOutsideStore(StoreContract):
+    @pytest.fixture
+    def store_url(self, vault: Path) -> str:
+        vault.mkdir()
+        return f"vault://{vault}/contract"
+
+
+def test_a_plain_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "a.db") as store:
+        assert isinstance(store, SqliteStore)
+        assert store.url == f"sqlite://{(tmp_path / 'a.db').resolve()}"
+        with store.write() as tx:
+            tx.ensure_agent("maya")
+    for url in (f"sqlite://{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'a.db'}"):
+        with Store.open(url) as store:  # three slashes and an absolute path, or four
+            assert store.agents() == ["maya"]
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("nope://somewhere", "no store for nope:// URLs; registered: sqlite://"),
+        ("sqlite://relative.db", "a SQLite URL names an absolute path"),
+        ("://x", "no scheme before ://"),
+    ],
+)
+def test_a_url_no_store_can_open_is_one_line_naming_the_fix(url: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace("/", ".").replace(":", ".")) as err:
+        Store.open(url)
+    assert "\n" not in str(err.value)
+
+
+def test_the_whole_stack_runs_on_an_outside_store(vault: Path, tmp_path: Path) -> None:
+    """``store.url`` picks the store; ingest, recall and export work on it, and the data is in
+    the store's own file, not in the home's SQLite file."""
+    assert set(stores()) == {"sqlite", "vault"}
+    home = tmp_path / "home"
+    home.mkdir()
+    vault.mkdir()
+    (home / "config.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [store]
+            url = "vault://{vault}/maya"
+            """
+        )
+    )
+    from sleepcycle.embed import HashingEmbedder
+
+    with sleepcycle.open(home, agent="maya", embedder=HashingEmbedder()) as mind:
+        assert type(mind.store).__name__ == "VaultStore"
+        mind.record("user", "I moved to Lisbon last week.")
+        mind.add("Maya lives in Lisbon.", kind="fact")
+        hits = mind.recall("where does Maya live?").hits
+        assert [h.text for h in hits] == ["Maya lives in Lisbon."]
+    assert (vault / "maya.vault").is_file()
+    assert not (home / "sleepcycle.db").exists()

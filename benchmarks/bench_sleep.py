@@ -55,7 +55,9 @@ from sleepcycle.config import CONFIG_FILE, DATABASE_FILE
 from sleepcycle.models.llama import bundled_model_path
 from sleepcycle.records import Outcome
 from sleepcycle.samples import sample_path
+from sleepcycle.sleep.commit import CommitOutput
 from sleepcycle.sleep.pipeline import STAGES
+from sleepcycle.sleep.summary import SleepSummary
 from sleepcycle.sleep.verify import VerifyOutput
 
 NAME = "bench_sleep"
@@ -111,7 +113,7 @@ class Run:
     idle_outcome: str = ""
     outcome: str = ""
     error: str | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: SleepSummary = field(default_factory=SleepSummary)
     roles: dict[str, RoleCalls] = field(default_factory=dict)
     stage_model_ms: dict[str, float] = field(default_factory=dict)  # reshape counted in verify
     swaps: list[tuple[str, float]] = field(default_factory=list)  # model swaps the sleep journaled
@@ -126,7 +128,7 @@ class Run:
 
     @property
     def wall_ms(self) -> float:
-        return float(self.summary.get("wall_ms", 0))
+        return float(self.summary.wall_ms)
 
     @property
     def model_ms(self) -> float:
@@ -142,23 +144,20 @@ class Run:
 
     @property
     def rewrites(self) -> int:
-        return int(self.summary.get("rewrites", 0))
-
-    def count(self, key: str) -> int:
-        return sum(int(row.get(key, 0)) for row in self.summary.get("operations", {}).values())
+        return self.summary.rewrites
 
     @property
     def dreamt(self) -> int:
         """The dreamer's proposals: every proposal less the reshaper's rewrites of them."""
-        return self.count("proposed") - self.rewrites
+        return self.summary.proposed
 
     @property
     def accepted(self) -> int:
-        return self.count("accepted")
+        return self.summary.accepted
 
     @property
     def outside_reported(self) -> float:
-        return float(self.summary.get("outside_models_share") or 0.0)
+        return self.summary.outside_models_share or 0.0
 
     @property
     def outside_call(self) -> float:
@@ -259,7 +258,7 @@ def run_once(home: Path, config: Path | None, index: int) -> Run:
         slept, run.sleep_ms = clock(lambda: mind.sleep(progress=progress))
         run.outcome = str(slept.outcome)
         run.error = slept.sleep.error
-        run.summary = dict(slept.summary)
+        run.summary = slept.stats
         run.roles, run.stage_model_ms = call_records(home / DATABASE_FILE, slept.sleep.id)
         run.problems, run.verifier_no = verdict_tally(mind, slept.sleep.id)
         _, entries = mind.journal(slept.sleep.id)
@@ -323,7 +322,7 @@ def _model_facts(runs: Sequence[Run]) -> list[tuple[str, str]]:
 def _stage_rows(runs: Sequence[Run]) -> list[list[str]]:
     rows = []
     for stage in STAGES:
-        walls = [float(r.summary.get("stage_ms", {}).get(stage, 0)) for r in runs]
+        walls = [float(r.summary.stage_ms.get(stage, 0)) for r in runs]
         models = [r.stage_model_ms.get(stage, 0.0) for r in runs]
         outside = [max(w - m, 0.0) for w, m in zip(walls, models, strict=True)]
         rows.append([stage, spread(walls, sec), spread(models, sec), spread(outside, sec)])
@@ -398,7 +397,7 @@ def _per_memory(runs: Sequence[Run]) -> list[str]:
         )
 
     committed = ", ".join(
-        f"{spread([len((r.summary.get('committed') or {}).get(key, ())) for r in runs], num)} "
+        f"{spread([len(getattr(r.summary.committed or CommitOutput(), key)) for r in runs], num)} "
         + key.replace("_", " ")
         for key in ("added", "changed", "retracted", "superseded", "thoughts_parked")
     )
@@ -418,9 +417,9 @@ def _per_memory(runs: Sequence[Run]) -> list[str]:
 
 def _verdict_line(runs: Sequence[Run]) -> str:
     def verifier(key: str) -> list[float]:
-        return [float(r.summary.get("verifier", {}).get(key, 0)) for r in runs]
+        return [float(getattr(r.summary.verifier, key)) for r in runs]
 
-    rejected = [float(r.summary.get("rejections", 0)) for r in runs]
+    rejected = [float(r.summary.rejections) for r in runs]
     judged = [float(r.dreamt + r.rewrites) for r in runs]
     checks = [j - a for j, a in zip(judged, verifier("asked"), strict=True)]
     return (
@@ -435,15 +434,18 @@ def _verdict_line(runs: Sequence[Run]) -> str:
     )
 
 
+def _op_count(run: Run, op: str, key: str) -> int:
+    row = run.summary.operations.get(op)
+    return 0 if row is None else int(getattr(row, key))
+
+
 def _operations(runs: Sequence[Run]) -> list[list[str]]:
-    ops = sorted({op for r in runs for op in r.summary.get("operations", {})})
+    ops = sorted({op for r in runs for op in r.summary.operations})
     rows = []
     for op in ops:
         cells = [op]
         for key in ("proposed", "accepted", "rejected"):
-            cells.append(
-                spread([float(r.summary["operations"].get(op, {}).get(key, 0)) for r in runs], num)
-            )
+            cells.append(spread([float(_op_count(r, op, key)) for r in runs], num))
         rows.append(cells)
     return rows
 

@@ -34,6 +34,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import locomo
+import locomo_data
+import locomo_recall
+import locomo_sleep
 import quality
 import report
 import sleepcycle
@@ -43,7 +46,7 @@ from sleepcycle.models import ChatRequest, FunctionModel
 
 SECTION = "locomo-nights"
 MOST = 20  # operations per cluster (the most sleep.max_operations allows)
-KS = locomo.KS
+KS = locomo_recall.KS
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,24 +105,29 @@ def knowing_dreamer(found: Sequence[quality.Observation], turns: dict[str, str])
 
 
 def _scores(
-    mind: sleepcycle.Mind, questions: list[locomo.Question], scope: str
+    mind: sleepcycle.Mind, questions: list[locomo_data.Question], scope: str
 ) -> dict[int, float]:
-    locomo.warm_up(mind, [mind.agent], scope)
-    hits = locomo.retrieve(
-        mind, questions, scope=scope, mode="hybrid", k=max(KS), stats=locomo.RunStats("hybrid")
+    locomo_recall.warm_up(mind, [mind.agent], scope)
+    hits = locomo_recall.retrieve(
+        mind,
+        questions,
+        scope=scope,
+        mode="hybrid",
+        k=max(KS),
+        stats=locomo_recall.RunStats("hybrid"),
     )
-    return dict(locomo.score(questions, hits).overall)
+    return dict(locomo_recall.score(questions, hits).overall)
 
 
 def ceiling(
     sample: dict[str, Any],
-    conversation: locomo.Conversation,
-    questions: list[locomo.Question],
+    conversation: locomo_data.Conversation,
+    questions: list[locomo_data.Question],
     config: Path | None,
     fresh: bool,
 ) -> tuple[int, dict[int, float]]:
-    home = locomo.ROOT / "benchmarks" / ".cache" / f"locomo-ceiling-{conversation.sample_id}"
-    locomo.prepare_home(home, config, fresh)
+    home = locomo_data.ROOT / "benchmarks" / ".cache" / f"locomo-ceiling-{conversation.sample_id}"
+    locomo_sleep.prepare_home(home, config, fresh)
     found = quality.observations(sample, set(conversation.turn_ids))
     turns = {t.dia_id: t.content for s in conversation.sessions for t in s.turns}
     base = load_config(home).model_dump()
@@ -129,18 +137,18 @@ def ceiling(
     agent = conversation.sample_id
     dreamer = knowing_dreamer(found, turns)
     with sleepcycle.open(home, agent, config=settings, backends={"dreamer": dreamer}) as mind:
-        locomo.build_store(mind, [conversation], locomo.BuildStats(fresh=True))
-        locomo.sleep_until_done(mind, 50)
+        locomo_recall.build_store(mind, [conversation], locomo_recall.BuildStats(fresh=True))
+        locomo_sleep.sleep_until_done(mind, 50)
         active = int(mind.status()["memories"].get("active", 0))
         return active, _scores(mind, questions, "memories")
 
 
-def night(args: argparse.Namespace, sample_id: str) -> locomo.SleepBench:
+def night(args: argparse.Namespace, sample_id: str) -> locomo_sleep.SleepBench:
     ns = argparse.Namespace(
         data=args.data, sleep=sample_id, sessions=None, home=None, config=args.config,
         fresh=args.fresh, max_sleeps=50, modes=["hybrid"],
     )  # fmt: skip
-    return locomo.run_sleep_bench(ns, "nights")
+    return locomo_sleep.run_sleep_bench(ns, "nights")
 
 
 def _pct(value: float) -> str:
@@ -201,7 +209,7 @@ def render(rows: list[Row], args: argparse.Namespace, seconds: float, command: s
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=locomo.DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=locomo_data.DEFAULT_DATA)
     parser.add_argument("--config", type=Path, help="a config.toml for the roles")
     parser.add_argument("--conversations", default="", help="comma-separated (default: all)")
     parser.add_argument("--fresh", action="store_true", help="rebuild the homes")
@@ -219,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join(["python", "benchmarks/nights.py", *(argv or sys.argv[1:])])
     started = time.perf_counter()
     samples = {s["sample_id"]: s for s in json.loads(args.data.read_text(encoding="utf-8"))}
-    conversations, all_questions = locomo.load_locomo(args.data)
+    conversations, all_questions = locomo_data.load_locomo(args.data)
     wanted = [c.strip() for c in args.conversations.split(",") if c.strip()]
     unknown = set(wanted) - set(samples)
     if unknown:

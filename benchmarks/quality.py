@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import corruptions  # noqa: E402
-import locomo  # noqa: E402
+import locomo_data  # noqa: E402
 import sleepcycle  # noqa: E402
 from report import write_section  # noqa: E402
 from sleepcycle import FunctionModel, Mind  # noqa: E402
@@ -105,7 +105,7 @@ def observations(sample: dict[str, Any], turn_ids: set[str]) -> list[Observation
         for subject, items in by_speaker.items():
             for text, evidence in items:
                 raw = evidence if isinstance(evidence, str) else " ".join(evidence)
-                turns = tuple(dict.fromkeys(locomo.EVIDENCE_ID.findall(raw)))
+                turns = tuple(dict.fromkeys(locomo_data.EVIDENCE_ID.findall(raw)))
                 if turns and all(t in turn_ids for t in turns):
                     found.append(Observation(sample["sample_id"], session, subject, text, turns))
     return found
@@ -124,7 +124,7 @@ def proposals_of(
     for kind in kinds:
         made = []
         for o in found:
-            cited = " ".join(locomo.turn_content(turns[t]) for t in o.turns)
+            cited = " ".join(locomo_data.turn_content(turns[t]) for t in o.turns)
             other = people[1] if o.subject == people[0] else people[0]
             text: str | None
             if kind == "true":
@@ -154,7 +154,7 @@ def _passing(request: object) -> dict[str, object]:
 
 
 def prepare(
-    home: Path, config: Path | None, conversation: locomo.Conversation, code_only: bool
+    home: Path, config: Path | None, conversation: locomo_data.Conversation, code_only: bool
 ) -> Mind:
     home.mkdir(parents=True, exist_ok=True)
     if config is not None:
@@ -169,7 +169,7 @@ def prepare(
     else:
         mind = sleepcycle.open(home, "bench")
     if mind.status()["episodes"] == 0:
-        mind.ingest_messages(locomo.conversation_messages(conversation))
+        mind.ingest_messages(locomo_data.conversation_messages(conversation))
         mind.embed_pending()
     return mind
 
@@ -251,7 +251,7 @@ def verify_night(
 
 def run_conversation(
     sample: dict[str, Any],
-    conversation: locomo.Conversation,
+    conversation: locomo_data.Conversation,
     args: argparse.Namespace,
     label: str,
 ) -> dict[str, Tally]:
@@ -394,7 +394,7 @@ def _config(path: Path | None) -> sleepcycle.Config:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=locomo.DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=locomo_data.DEFAULT_DATA)
     parser.add_argument("--config", type=Path, help="a config.toml for the roles")
     parser.add_argument("--conversations", help="comma-separated sample ids (default: all)")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
@@ -432,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sample in samples:
         if wanted and sample["sample_id"] not in wanted:
             continue
-        conversation = locomo.parse_conversation(sample)
+        conversation = locomo_data.parse_conversation(sample)
         tallies = run_conversation(sample, conversation, args, label)
         split = splits["dev (conv 1-5)" if sample["sample_id"] in DEV else "test (conv 6-10)"]
         for kind, t in tallies.items():

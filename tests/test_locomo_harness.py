@@ -1,12 +1,12 @@
-"""The LoCoMo harness (benchmarks/locomo.py): evidence normalisation, scoring, ingestion.
+"""The LoCoMo harness (benchmarks/locomo*.py): evidence normalisation, scoring, ingestion.
 
-benchmarks/ is not a package, so the module is loaded from its file. The end-to-end test runs
+benchmarks/ is not a package, so its folder goes on sys.path. The end-to-end test runs
 on a tiny LoCoMo-shaped file written to tmp_path, never on the real data set.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import re
 import sys
@@ -17,23 +17,21 @@ from types import ModuleType
 import pytest
 
 import sleepcycle
+from sleepcycle.sleep.summary import SleepSummary
 
-HARNESS = Path(__file__).resolve().parent.parent / "benchmarks" / "locomo.py"
-
-
-def _load() -> ModuleType:
-    name = "locomo_harness_under_test"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HARNESS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-locomo = _load()
+def _load(name: str) -> ModuleType:
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
+
+
+locomo = _load("locomo")
+locomo_data = _load("locomo_data")
+locomo_recall = _load("locomo_recall")
+locomo_sleep = _load("locomo_sleep")
 
 
 # evidence normalisation ----------------------------------------------------------------------
@@ -43,7 +41,7 @@ def test_the_mistyped_id_gives_nothing_with_the_readme_regex():
     # "D:11:26" (conv-43, probably meant D11:26): "D" is followed by ":" not a digit, and
     # "11:26" has no "D", so re.findall finds no id at all and the entry is dropped.
     assert re.findall(r"D\d+:\d+", "D:11:26") == []
-    assert locomo.normalise_evidence(["D:11:26"]) == ()
+    assert locomo_data.normalise_evidence(["D:11:26"]) == ()
 
 
 @pytest.mark.parametrize(
@@ -60,39 +58,39 @@ def test_the_mistyped_id_gives_nothing_with_the_readme_regex():
     ],
 )
 def test_normalise_evidence(raw, expected):
-    assert locomo.normalise_evidence(raw) == expected
+    assert locomo_data.normalise_evidence(raw) == expected
 
 
 def test_session_time_and_turn_content():
-    assert locomo.parse_session_time("1:56 pm on 8 May, 2023") == datetime(
+    assert locomo_data.parse_session_time("1:56 pm on 8 May, 2023") == datetime(
         2023, 5, 8, 13, 56, tzinfo=UTC
     )
-    assert locomo.parse_session_time("12:20 am on 8 December, 2023") == datetime(
+    assert locomo_data.parse_session_time("12:20 am on 8 December, 2023") == datetime(
         2023, 12, 8, 0, 20, tzinfo=UTC
     )
-    assert locomo.turn_content({"text": "Look!", "blip_caption": "a photo of a dog"}) == (
+    assert locomo_data.turn_content({"text": "Look!", "blip_caption": "a photo of a dog"}) == (
         "Look! [shares a photo: a photo of a dog]"
     )
-    assert locomo.turn_content({"text": "Hi"}) == "Hi"
+    assert locomo_data.turn_content({"text": "Hi"}) == "Hi"
 
 
 # scoring -------------------------------------------------------------------------------------
 
 
 def _q(category, evidence, sample="s"):
-    return locomo.Question(sample, "?", category, locomo.normalise_evidence(evidence))
+    return locomo_data.Question(sample, "?", category, locomo_data.normalise_evidence(evidence))
 
 
 def test_question_recall():
     hits = [{"D1:1"}, {"D3:3"}, {"D1:2"}]
-    assert locomo.question_recall(("D1:1", "D1:2"), hits, 1) == 0.5
-    assert locomo.question_recall(("D1:1", "D1:2"), hits, 2) == 0.5
-    assert locomo.question_recall(("D1:1", "D1:2"), hits, 3) == 1.0
-    assert locomo.question_recall(("D1:1",), [], 5) == 0.0
+    assert locomo_recall.question_recall(("D1:1", "D1:2"), hits, 1) == 0.5
+    assert locomo_recall.question_recall(("D1:1", "D1:2"), hits, 2) == 0.5
+    assert locomo_recall.question_recall(("D1:1", "D1:2"), hits, 3) == 1.0
+    assert locomo_recall.question_recall(("D1:1",), [], 5) == 0.0
     # a memory hit cites several turns at once
-    assert locomo.question_recall(("D1:1", "D1:2"), [{"D1:2", "D1:1"}], 1) == 1.0
+    assert locomo_recall.question_recall(("D1:1", "D1:2"), [{"D1:2", "D1:1"}], 1) == 1.0
     with pytest.raises(ValueError):
-        locomo.question_recall((), hits, 1)
+        locomo_recall.question_recall((), hits, 1)
 
 
 def test_score_averages_per_question_and_category_and_skips_no_evidence():
@@ -109,7 +107,7 @@ def test_score_averages_per_question_and_category_and_skips_no_evidence():
         2: [frozenset({"D1:1"})],
         3: [frozenset({"D4:4"}), frozenset({"D2:1"})],
     }
-    scores = locomo.score(questions, retrieved, ks=(1, 3))
+    scores = locomo_recall.score(questions, retrieved, ks=(1, 3))
     assert scores.skipped == 1
     assert scores.counted == 4
     assert scores.by_category_count == {1: 1, 2: 2, 4: 1}
@@ -123,32 +121,23 @@ def test_score_averages_per_question_and_category_and_skips_no_evidence():
 # docs section --------------------------------------------------------------------------------
 
 
-def test_docs_section_is_created_then_replaced_without_touching_other_sections(tmp_path):
+def test_docs_sections_are_created_then_replaced_without_touching_others(tmp_path):
     docs = tmp_path / "benchmarks.md"
-    locomo.update_docs(docs, "episodes", "first run\n")
+    locomo.write_docs(docs, "episodes", "first run\n")
     text = docs.read_text()
     assert text.startswith("# Benchmarks\n")
-    assert "first run" in text
+    assert "## LoCoMo: evidence recall" in text and "first run" in text
     others = "<!-- recall:start -->\nother script's numbers\n<!-- recall:end -->\n"
     docs.write_text(text.replace("# Benchmarks\n", "# Benchmarks\n\n" + others) + "\ntail\n")
-    locomo.update_docs(docs, "memories", "memory run\n")
-    locomo.update_docs(docs, "episodes", "second run\n")
+    locomo.write_docs(docs, "memories", "memory run\n")
+    locomo.write_docs(docs, "sleep", "sleep run\n")
+    locomo.write_docs(docs, "episodes", "second run\n")
     text = docs.read_text()
-    assert others in text and text.endswith("\ntail\n")
+    assert others in text and "\ntail\n" in text  # new sections go at the end
     assert "first run" not in text
-    assert text.index("second run") < text.index("memory run")  # episodes block first
-    assert text.count(locomo.SECTION_START) == 1 and text.count(locomo.SECTION_END) == 1
-
-
-def test_the_sleep_block_comes_after_the_scope_blocks_and_keeps_them(tmp_path):
-    docs = tmp_path / "benchmarks.md"
-    locomo.update_docs(docs, "sleep", "sleep run\n")
-    locomo.update_docs(docs, "episodes", "episode run\n")
-    locomo.update_docs(docs, "sleep", "second sleep run\n")
-    text = docs.read_text()
-    assert "<!-- locomo:sleep:start -->\nsecond sleep run\n<!-- locomo:sleep:end -->" in text
-    assert "sleep run\n" not in text.replace("second sleep run\n", "")
-    assert text.index("episode run") < text.index("second sleep run")
+    assert "<!-- locomo-episodes:start -->\nsecond run\n<!-- locomo-episodes:end -->" in text
+    assert text.index("second run") < text.index("memory run") < text.index("sleep run")
+    assert text.count("<!-- locomo:start -->") == 1 and text.count("<!-- locomo:end -->") == 1
 
 
 # consolidation quality (--sleep) --------------------------------------------------------------
@@ -156,10 +145,12 @@ def test_the_sleep_block_comes_after_the_scope_blocks_and_keeps_them(tmp_path):
 
 def test_conversation_prefix_keeps_the_first_sessions_and_their_questions():
     def session(number, *ids):
-        turns = tuple(locomo.Turn(i, "A", "hi", datetime(2023, 5, number, tzinfo=UTC)) for i in ids)
-        return locomo.Session(number, datetime(2023, 5, number, tzinfo=UTC), turns)
+        turns = tuple(
+            locomo_data.Turn(i, "A", "hi", datetime(2023, 5, number, tzinfo=UTC)) for i in ids
+        )
+        return locomo_data.Session(number, datetime(2023, 5, number, tzinfo=UTC), turns)
 
-    conv = locomo.Conversation(
+    conv = locomo_data.Conversation(
         "c", (session(1, "D1:1", "D1:2"), session(2, "D2:1"), session(3, "D3:1"))
     )
     questions = [
@@ -168,11 +159,11 @@ def test_conversation_prefix_keeps_the_first_sessions_and_their_questions():
         _q(2, ["D2:1", "D3:1"], "c"),  # cites a later session: dropped
         _q(3, [], "c"),  # no evidence: dropped (it is never scored)
     ]
-    kept, asked = locomo.conversation_prefix(conv, questions, 2)
+    kept, asked = locomo_data.conversation_prefix(conv, questions, 2)
     assert [s.number for s in kept.sessions] == [1, 2]
     assert kept.turn_ids == {"D1:1", "D1:2", "D2:1"}
     assert asked == questions[:2]
-    whole, all_asked = locomo.conversation_prefix(conv, questions, 10)
+    whole, all_asked = locomo_data.conversation_prefix(conv, questions, 10)
     assert whole == conv and all_asked == questions[:3]
 
 
@@ -209,7 +200,7 @@ def test_sum_sleeps_counts_dreamt_proposals_apart_from_rewrites():
         "wall_ms": 100,
         "model_ms": 100,
     }
-    t = locomo.sum_sleeps([first, second])
+    t = locomo_sleep.sum_sleeps([SleepSummary.model_validate(x) for x in (first, second)])
     assert (t.sleeps, t.episodes, t.dreamt, t.rewrites) == (2, 369, 5, 4)
     assert (t.accepted, t.rejected, t.added, t.changed) == (2, 4, 1, 1)
     assert (t.retracted, t.superseded, t.repeated) == (2, 1, 1)
@@ -220,7 +211,7 @@ def test_sum_sleeps_counts_dreamt_proposals_apart_from_rewrites():
     assert t.tokens["dreamer"] == {"calls": 4, "tokens_in": 110, "tokens_out": 55, "ms": 990}
     assert (t.calls, t.tokens_in, t.tokens_out) == (5, 117, 58)
     assert t.outside_share == pytest.approx(50 / 1100)
-    empty = locomo.sum_sleeps([])
+    empty = locomo_sleep.sum_sleeps([])
     assert (empty.sleeps, empty.acceptance, empty.outside_share) == (0, 0.0, 0.0)
 
 
@@ -287,13 +278,13 @@ def _tiny_locomo(path: Path) -> Path:
 @pytest.mark.slow
 def test_ingest_and_score_end_to_end_with_the_real_embedder(tmp_path):
     data = _tiny_locomo(tmp_path / "tiny.json")
-    conversations, questions = locomo.load_locomo(data)
+    conversations, questions = locomo_data.load_locomo(data)
     assert [len(s.turns) for s in conversations[0].sessions] == [6, 7]
     assert [q.evidence for q in questions] == [("D1:3",), ("D2:1", "D2:3"), ()]
 
     with sleepcycle.open(tmp_path / "home", "tiny-1") as mind:
-        stats = locomo.BuildStats()
-        locomo.build_store(mind, conversations, stats)
+        stats = locomo_recall.BuildStats()
+        locomo_recall.build_store(mind, conversations, stats)
         assert (stats.turns, stats.added, stats.embedded) == (13, 13, 13)
 
         episodes = {ep.meta["dia_id"]: ep for ep in mind.for_agent("tiny-1").episodes()}
@@ -307,25 +298,29 @@ def test_ingest_and_score_end_to_end_with_the_real_embedder(tmp_path):
             "[shares a photo: a photo of a woman playing a cello on a stage]"
         )
 
-        again = locomo.BuildStats()
-        locomo.build_store(mind, conversations, again)  # idempotent
+        again = locomo_recall.BuildStats()
+        locomo_recall.build_store(mind, conversations, again)  # idempotent
         assert (again.added, again.embedded) == (0, 0)
 
         results = {}
-        for mode in locomo.MODES:
-            run = locomo.RunStats(mode)
-            hits = locomo.retrieve(mind, questions, scope="episodes", mode=mode, k=50, stats=run)
+        for mode in locomo_recall.MODES:
+            run = locomo_recall.RunStats(mode)
+            hits = locomo_recall.retrieve(
+                mind, questions, scope="episodes", mode=mode, k=50, stats=run
+            )
             assert run.queries == 3
-            results[mode] = locomo.score(questions, hits)
+            results[mode] = locomo_recall.score(questions, hits)
         hybrid = results["hybrid"]
         assert hybrid.skipped == 1 and hybrid.counted == 2
         assert hybrid.by_category[4][5] == 1.0  # the corgi question: D1:3 in the top 5
         assert hybrid.overall[50] == 1.0  # 13 turns: everything is in the top 50
 
         # memories: none yet, so no hits and a score of 0, but no crash
-        run = locomo.RunStats("hybrid")
-        hits = locomo.retrieve(mind, questions, scope="memories", mode="hybrid", k=50, stats=run)
-        assert locomo.score(questions, hits).overall[50] == 0.0
+        run = locomo_recall.RunStats("hybrid")
+        hits = locomo_recall.retrieve(
+            mind, questions, scope="memories", mode="hybrid", k=50, stats=run
+        )
+        assert locomo_recall.score(questions, hits).overall[50] == 0.0
         assert run.empty == 3
 
         # a memory is scored through the turns it cites
@@ -334,11 +329,11 @@ def test_ingest_and_score_end_to_end_with_the_real_embedder(tmp_path):
             "Omar is learning the cello; his teacher performs on stage.",
             sources=[episodes["D2:1"].id, episodes["D2:3"].id],
         )
-        hits = locomo.retrieve(
-            mind, questions, scope="memories", mode="hybrid", k=5, stats=locomo.RunStats("x")
+        hits = locomo_recall.retrieve(
+            mind, questions, scope="memories", mode="hybrid", k=5, stats=locomo_recall.RunStats("x")
         )
         assert hits[1] == [frozenset({"D2:1", "D2:3"})]
-        assert locomo.score(questions, hits).by_category[1][5] == 1.0
+        assert locomo_recall.score(questions, hits).by_category[1][5] == 1.0
 
 
 @pytest.mark.slow

@@ -28,6 +28,7 @@ from ..times import now
 from . import commit, crunch, dream, gather, persona, verify
 from .context import SleepContext, Stopped
 from .interruption import crash_log, interruption
+from .summary import CallTotals, OpCounts, SleepSummary, VerifierCounts
 from .swap import Swapper
 
 if TYPE_CHECKING:
@@ -50,6 +51,11 @@ class SleepReport:
     @property
     def outcome(self) -> Outcome | None:
         return self.sleep.outcome
+
+    @property
+    def stats(self) -> SleepSummary:
+        """The summary, typed."""
+        return SleepSummary.model_validate(self.summary)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,43 +129,44 @@ class _Runner:
         tx.journal.add(ctx.agent, ctx.take_entries())
 
     def summary(self) -> dict[str, Any]:
-        ops: dict[str, dict[str, int]] = {}
+        ops: dict[str, OpCounts] = {}
         verified = self.verified
         asked: list[verify.Verdict] = []
         if verified is not None:
             accepted, rejected = set(verified.accepted), set(verified.rejected)
             for p in verified.proposals:
-                row = ops.setdefault(p.op, {"proposed": 0, "accepted": 0, "rejected": 0})
-                row["proposed"] += 1
-                row["accepted"] += p.id in accepted
-                row["rejected"] += p.id in rejected
+                row = ops.setdefault(p.op, OpCounts())
+                row.proposed += 1
+                row.accepted += p.id in accepted
+                row.rejected += p.id in rejected
             asked = [v for v in verified.verdicts if v.score is not None]
         calls = self.ctx.store.calls.totals(self.ctx.sleep_id)
         stage_ms = {k: round(v) for k, v in self.walltime.items()}
         wall = sum(stage_ms.values())
         model_ms = sum(c["ms"] for c in calls.values())
         passed = sum(v.passed for v in asked)
-        return {
-            "operations": ops,
-            "verifier": {
-                "asked": len(asked),
-                "passed": passed,
-                "pass_rate": round(passed / len(asked), 3) if asked else None,
-            },
-            "rewrites": verified.rewrites if verified else 0,
-            "rejections": len(verified.rejected) if verified else 0,
-            "committed": self.committed.model_dump() if self.committed else None,
-            "tokens": calls,
-            "stage_ms": stage_ms,
-            "wall_ms": wall,
-            "model_ms": model_ms,
-            "outside_models_share": round(max(wall - model_ms, 0) / wall, 3) if wall else None,
-            "interruptions": [
+        summary = SleepSummary(
+            operations=ops,
+            verifier=VerifierCounts(
+                asked=len(asked),
+                passed=passed,
+                pass_rate=round(passed / len(asked), 3) if asked else None,
+            ),
+            rewrites=verified.rewrites if verified else 0,
+            rejections=len(verified.rejected) if verified else 0,
+            committed=self.committed,
+            tokens={role: CallTotals(**row) for role, row in calls.items()},
+            stage_ms=stage_ms,
+            wall_ms=wall,
+            model_ms=model_ms,
+            outside_models_share=round(max(wall - model_ms, 0) / wall, 3) if wall else None,
+            interruptions=[
                 e.text
                 for e in self.ctx.store.journal.entries(self.ctx.sleep_id)
                 if e.kind == "interrupted"
             ],
-        }
+        )
+        return summary.model_dump(mode="json")
 
 
 def _start(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +9,7 @@ from ..errors import AmbiguousIdError, NotFoundError
 from ..records import Activation, Adapter, AdapterStatus
 from ..times import now
 from .codec import dump, load, time_in, time_out
+from .sql import Connection, Row
 
 __all__ = ["AdapterRepo"]
 
@@ -17,7 +17,7 @@ _COLUMNS = "id, agent, version, base, status, path, sleep_id, created, finished,
 _ACTIVATION = "seq, agent, adapter_id, at, by, reason, replaces"
 
 
-def _adapter(row: sqlite3.Row) -> Adapter:
+def _adapter(row: Row) -> Adapter:
     return Adapter(
         id=row["id"],
         agent=row["agent"],
@@ -33,7 +33,7 @@ def _adapter(row: sqlite3.Row) -> Adapter:
     )
 
 
-def _activation(row: sqlite3.Row) -> Activation:
+def _activation(row: Row) -> Activation:
     return Activation(
         seq=row["seq"],
         agent=row["agent"],
@@ -46,7 +46,7 @@ def _activation(row: sqlite3.Row) -> Activation:
 
 
 class AdapterRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     def next_version(self, agent: str) -> int:
@@ -164,7 +164,7 @@ class AdapterRepo:
     ) -> Activation:
         cursor = self.conn.execute(
             "INSERT INTO adapter_activations (agent, adapter_id, at, by, reason, replaces) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
             (agent, adapter_id, time_in(now()), by, reason, replaces),
         )
-        return self.activation(int(cursor.lastrowid or 0))
+        return self.activation(int(cursor.fetchone()[0]))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from ..records import ModelCall
 from ..times import now
 from .codec import time_in
+from .sql import Connection
 
 __all__ = ["CallRepo"]
 
 
 class CallRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     def reply(self, sleep_id: str, call_key: str) -> str | None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from ..records import Association, Author, AuthorKind, MemoryKind, MemoryState, MemoryStatus
 from ..times import format_time, parse_time
+from .sql import Row
 
 __all__ = [
     "author_columns",
@@ -56,11 +56,11 @@ def author_columns(author: Author) -> tuple[str, str, str | None, str | None, st
     return author.kind.value, author.name, sleep_id, author.stage, author.model
 
 
-def author_from_row(row: sqlite3.Row) -> Author:
+def author_from_row(row: Row) -> Author:
     return Author(AuthorKind(row["author_kind"]), row["author"], row["stage"], row["model"])
 
 
-def state_from_row(row: sqlite3.Row) -> dict[str, Any]:
+def state_from_row(row: Row) -> dict[str, Any]:
     """The MemoryState fields of a ``memories`` row, as keyword arguments."""
     return {
         "kind": MemoryKind(row["kind"]),

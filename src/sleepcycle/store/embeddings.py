@@ -7,7 +7,6 @@ embedding rows (by ``seq``) and changed memory rows (by ``rev``).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from ..records import ItemType, MemoryKind, MemoryStatus, Role, episode_text
 from .codec import text_hash
 from .contract import Pending
+from .sql import Connection
 from .vectors import VectorIndex
 
 __all__ = [
@@ -34,7 +34,7 @@ _FEED_LIMIT = 20_000
 
 
 class EmbeddingRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     # writes -----------------------------------------------------------------------------
@@ -73,21 +73,21 @@ class EmbeddingRepo:
     def requeue_for(self, model: str) -> int:
         """Queue every item that has no vector from ``model`` for its current text (used when
         the configured model changes). Returns how many were queued."""
-        before = self.conn.total_changes
-        self.conn.execute(
-            "INSERT OR IGNORE INTO embedding_queue SELECT 'memory', m.seq, m.agent "
+        memories = self.conn.execute(
+            "INSERT INTO embedding_queue SELECT 'memory', m.seq, m.agent "
             "FROM memories m WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE "
             "e.item_type = 'memory' AND e.item_seq = m.seq AND e.model = ? "
-            "AND e.text_hash = m.text_hash)",
+            "AND e.text_hash = m.text_hash) ON CONFLICT DO NOTHING",
             (model,),
         )
-        self.conn.execute(
-            "INSERT OR IGNORE INTO embedding_queue SELECT 'episode', ep.seq, ep.agent "
+        episodes = self.conn.execute(
+            "INSERT INTO embedding_queue SELECT 'episode', ep.seq, ep.agent "
             "FROM episodes ep WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE "
-            "e.item_type = 'episode' AND e.item_seq = ep.seq AND e.model = ?)",
+            "e.item_type = 'episode' AND e.item_seq = ep.seq AND e.model = ?) "
+            "ON CONFLICT DO NOTHING",
             (model,),
         )
-        return self.conn.total_changes - before
+        return memories.rowcount + episodes.rowcount
 
     # reads ------------------------------------------------------------------------------
 

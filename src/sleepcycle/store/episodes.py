@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -10,6 +9,7 @@ from ..errors import AmbiguousIdError, NotFoundError
 from ..records import Episode, Role
 from .codec import dump, load, placeholders, time_in, time_out
 from .filters import EpisodeFilter
+from .sql import Connection, Row
 
 __all__ = ["EpisodeRepo"]
 
@@ -18,7 +18,7 @@ _COLUMNS = (
 )
 
 
-def _episode(row: sqlite3.Row) -> Episode:
+def _episode(row: Row) -> Episode:
     return Episode(
         id=row["id"],
         agent=row["agent"],
@@ -35,7 +35,7 @@ def _episode(row: sqlite3.Row) -> Episode:
 
 
 class EpisodeRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     # writes -----------------------------------------------------------------------------
@@ -45,7 +45,8 @@ class EpisodeRepo:
         added: list[Episode] = []
         for ep in episodes:
             cursor = self.conn.execute(
-                f"INSERT OR IGNORE INTO episodes ({_COLUMNS}) VALUES ({placeholders(range(11))})",
+                f"INSERT INTO episodes ({_COLUMNS}) VALUES ({placeholders(range(11))}) "
+                "ON CONFLICT DO NOTHING",
                 (
                     ep.id,
                     ep.agent,

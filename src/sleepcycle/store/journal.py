@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from ..records import JournalEntry
 from .codec import dump, load, time_in, time_out
+from .sql import Connection
 
 __all__ = ["JournalRepo"]
 
 
 class JournalRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     def add(self, agent: str, entries: Sequence[JournalEntry]) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..times import now
 from .codec import time_in, time_out
+from .sql import Connection, Row
 
 __all__ = ["LockRepo", "LockRow", "WatermarkRepo"]
 
@@ -23,7 +23,7 @@ class LockRow:
     heartbeat: datetime | None
 
 
-def _lock(row: sqlite3.Row) -> LockRow:
+def _lock(row: Row) -> LockRow:
     return LockRow(
         holder=row["holder"],
         pid=row["pid"],
@@ -34,7 +34,7 @@ def _lock(row: sqlite3.Row) -> LockRow:
 
 
 class LockRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     def get(self, agent: str) -> LockRow | None:
@@ -64,7 +64,7 @@ class LockRepo:
 class WatermarkRepo:
     """The highest episode seq an agent's sleeps have consolidated through."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     def get(self, agent: str) -> int:

@@ -8,7 +8,6 @@ version row with the state before and after, all inside the caller's transaction
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -34,6 +33,7 @@ from .codec import (
     time_out,
 )
 from .filters import MemoryFilter
+from .sql import Connection, Row
 
 __all__ = ["MemoryRepo"]
 
@@ -44,7 +44,7 @@ _ROW = (
 )
 
 
-def _memory(row: sqlite3.Row) -> Memory:
+def _memory(row: Row) -> Memory:
     return Memory(
         id=row["id"],
         agent=row["agent"],
@@ -55,7 +55,7 @@ def _memory(row: sqlite3.Row) -> Memory:
     )
 
 
-def _version(row: sqlite3.Row) -> MemoryVersion:
+def _version(row: Row) -> MemoryVersion:
     before = load(row["before"])
     return MemoryVersion(
         memory_id=row["memory_id"],
@@ -72,7 +72,7 @@ def _version(row: sqlite3.Row) -> MemoryVersion:
 
 
 class MemoryRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     # writes -----------------------------------------------------------------------------
@@ -260,8 +260,8 @@ class MemoryRepo:
 
     # reads ------------------------------------------------------------------------------
 
-    def _row(self, memory_id: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(
+    def _row(self, memory_id: str) -> Row | None:
+        row: Row | None = self.conn.execute(
             f"SELECT {_ROW} FROM memories WHERE id = ?", (memory_id,)
         ).fetchone()
         return row

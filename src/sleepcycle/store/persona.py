@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from ..records import Author, PersonaVersion
 from ..times import now
 from .codec import author_columns, author_from_row, dump, load, time_in, time_out
+from .sql import Connection, Row
 
 __all__ = ["PersonaRepo"]
 
 
-def _persona(row: sqlite3.Row) -> PersonaVersion:
+def _persona(row: Row) -> PersonaVersion:
     return PersonaVersion(
         agent=row["agent"],
         version=row["version"],
@@ -25,7 +25,7 @@ def _persona(row: sqlite3.Row) -> PersonaVersion:
 
 
 class PersonaRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     def add(

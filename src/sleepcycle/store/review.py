@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +9,7 @@ from ..errors import AmbiguousIdError, NotFoundError
 from ..records import ReviewItem, ReviewStatus
 from ..times import now
 from .codec import dump, load, time_in, time_out
+from .sql import Connection, Row
 
 __all__ = ["ReviewRepo"]
 
@@ -19,7 +19,7 @@ _COLUMNS = (
 )
 
 
-def _item(row: sqlite3.Row) -> ReviewItem:
+def _item(row: Row) -> ReviewItem:
     return ReviewItem(
         id=row["id"],
         agent=row["agent"],
@@ -37,7 +37,7 @@ def _item(row: sqlite3.Row) -> ReviewItem:
 
 
 class ReviewRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     def add(self, item: ReviewItem) -> None:

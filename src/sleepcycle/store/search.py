@@ -8,10 +8,10 @@ leave too few (a store shared by many agents), it ranks the filtered rows exactl
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from .filters import EpisodeFilter, MemoryFilter
+from .sql import Connection
 
 __all__ = ["match_expression", "search_episodes", "search_memories"]
 
@@ -25,7 +25,7 @@ def match_expression(terms: Sequence[str]) -> str:
 
 
 def _search(
-    conn: sqlite3.Connection,
+    conn: Connection,
     table: str,
     weights: str,
     agent: str,
@@ -60,14 +60,14 @@ def _search(
 
 
 def search_memories(
-    conn: sqlite3.Connection, agent: str, terms: Sequence[str], where: MemoryFilter, limit: int
+    conn: Connection, agent: str, terms: Sequence[str], where: MemoryFilter, limit: int
 ) -> list[tuple[int, float]]:
     """(memory seq, BM25 score, higher is better) of the best matches."""
     return _search(conn, "memories", "", agent, terms, where, limit)
 
 
 def search_episodes(
-    conn: sqlite3.Connection, agent: str, terms: Sequence[str], where: EpisodeFilter, limit: int
+    conn: Connection, agent: str, terms: Sequence[str], where: EpisodeFilter, limit: int
 ) -> list[tuple[int, float]]:
     """(episode seq, BM25 score, higher is better) of the best matches; the speaker's name
     weighs half as much as the content."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +11,7 @@ from ..errors import AmbiguousIdError, NotFoundError
 from ..records import Outcome, Sleep, SleepStatus
 from ..times import now
 from .codec import dump, load, placeholders, time_in, time_or_none, time_out
+from .sql import Connection, Row
 
 __all__ = ["SleepRepo", "StageRow"]
 
@@ -19,7 +19,7 @@ _SLEEP = "id, agent, status, outcome, trigger, dry_run, started, ended, stats, e
 _UNFINISHED = ("running", "stopping", "interrupted")
 
 
-def _sleep(row: sqlite3.Row) -> Sleep:
+def _sleep(row: Row) -> Sleep:
     return Sleep(
         id=row["id"],
         agent=row["agent"],
@@ -47,7 +47,7 @@ class StageRow:
     error: str | None
 
 
-def _stage(row: sqlite3.Row) -> StageRow:
+def _stage(row: Row) -> StageRow:
     return StageRow(
         name=row["stage"],
         status=row["status"],
@@ -60,7 +60,7 @@ def _stage(row: sqlite3.Row) -> StageRow:
 
 
 class SleepRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     # sleeps -----------------------------------------------------------------------------

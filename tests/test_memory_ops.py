@@ -20,12 +20,24 @@ from sleepcycle import (
     Op,
     changes,
 )
+from sleepcycle.store import sqlite_path
+
+BOTH_STORES = True  # every test here runs on SQLite and on PostgreSQL (conftest.py)
 
 
 def count_rows(mind: Mind, table: str) -> int:
-    conn = sqlite3.connect(mind.store.path)
+    """Rows in ``table``, read behind the store's back (its own connection, raw SQL)."""
+    sql = f"SELECT COUNT(*) FROM {table}"
+    if mind.store.url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(mind.store.url) as pg:
+            row = pg.execute(sql.encode()).fetchone()
+            assert row is not None
+            return int(row[0])
+    conn = sqlite3.connect(sqlite_path(mind.store.url))
     try:
-        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        return int(conn.execute(sql).fetchone()[0])
     finally:
         conn.close()
 

@@ -24,6 +24,8 @@ from sleepcycle import (
 from sleepcycle.recall import query_terms
 from sleepcycle.store.vectors import VectorFilter, VectorIndex
 
+BOTH_STORES = True  # every test here runs on SQLite and on PostgreSQL (conftest.py)
+
 
 @pytest.fixture
 def facts(mind: Mind, sample: Path) -> dict[str, str]:

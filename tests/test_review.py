@@ -13,6 +13,8 @@ from sleepcycle.cli import cli
 from sleepcycle.records import AuthorKind, ReviewStatus
 from sleepkit import sleep_with_proposals
 
+BOTH_STORES = True  # every test here runs on SQLite and on PostgreSQL (conftest.py)
+
 
 def test_proposed_operations_wait_and_stay_out_of_recall(
     home: Path, embedder: MiniLMEmbedder

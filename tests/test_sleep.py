@@ -21,6 +21,8 @@ from sleepkit import (
     verifier,
 )
 
+BOTH_STORES = True  # every test here runs on SQLite and on PostgreSQL (conftest.py)
+
 
 def seed_memories(mind: Mind) -> dict[str, str]:
     ids = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import sleepcycle
-from sleepcycle import ConfigError
+from sleepcycle import ConfigError, StoreError
 from sleepcycle.plugins import reload, stores
 from sleepcycle.store import SqliteStore, Store
 from sleepcycle.store.conformance import StoreContract
@@ -56,6 +56,12 @@ class TestSqliteStore(StoreContract):
         return f"sqlite://{tmp_path / 'contract.db'}"
 
 
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store_url(self, postgres_url: str) -> str:
+        return postgres_url
+
+
 class TestOutsideStore(StoreContract):
     @pytest.fixture
     def store_url(self, vault: Path) -> str:
@@ -77,7 +83,10 @@ def test_a_plain_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("url", "named"),
     [
-        ("nope://somewhere", "no store for nope:// URLs; registered: sqlite://"),
+        (
+            "nope://somewhere",
+            "no store for nope:// URLs; registered: postgres://, postgresql://, sqlite://",
+        ),
         ("sqlite://relative.db", "a SQLite URL names an absolute path"),
         ("://x", "no scheme before ://"),
     ],
@@ -91,7 +100,7 @@ def test_a_url_no_store_can_open_is_one_line_naming_the_fix(url: str, named: str
 def test_the_whole_stack_runs_on_an_outside_store(vault: Path, tmp_path: Path) -> None:
     """``store.url`` picks the store; ingest, recall and export work on it, and the data is in
     the store's own file, not in the home's SQLite file."""
-    assert set(stores()) == {"sqlite", "vault"}
+    assert set(stores()) == {"sqlite", "postgresql", "postgres", "vault"}
     home = tmp_path / "home"
     home.mkdir()
     vault.mkdir()
@@ -113,3 +122,20 @@ def test_the_whole_stack_runs_on_an_outside_store(vault: Path, tmp_path: Path) -
         assert [h.text for h in hits] == ["Maya lives in Lisbon."]
     assert (vault / "maya.vault").is_file()
     assert not (home / "sleepcycle.db").exists()
+
+
+def test_a_postgresql_url_opens_the_postgresql_store(postgres_url: str) -> None:
+    from sleepcycle.store.postgres.store import PgStore
+
+    with Store.open(postgres_url) as store:
+        assert isinstance(store, PgStore)
+        with store.write() as tx:
+            tx.ensure_agent("maya")
+    with Store.open(postgres_url) as again:  # migrations are not applied twice
+        assert again.agents() == ["maya"]
+
+
+def test_a_postgresql_server_that_is_not_there_is_one_line() -> None:
+    with pytest.raises(StoreError, match="cannot connect to the store at postgresql://") as err:
+        Store.open("postgresql://nobody:secret@/nowhere?host=/nonexistent-socket-dir")
+    assert "\n" not in str(err.value) and "secret" not in str(err.value)

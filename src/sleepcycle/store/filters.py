@@ -41,7 +41,7 @@ class MemoryFilter:
         if self.since is not None:
             where.append(f"({p}valid_to IS NULL OR {p}valid_to > ?)")
             args.append(time_in(self.since))
-        return " AND ".join(where) or "1", args
+        return " AND ".join(where) or "TRUE", args
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,4 +69,4 @@ class EpisodeFilter:
         if self.until is not None:
             where.append(f"{p}time < ?")
             args.append(time_in(self.until))
-        return " AND ".join(where) or "1", args
+        return " AND ".join(where) or "TRUE", args

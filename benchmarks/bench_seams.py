@@ -13,7 +13,8 @@ alternating before / after for ``--rounds`` rounds so drift on the machine falls
   timed is the store and recall code;
 - sleep: one ``mind.sleep()`` over the 31 episodes of the bundled sample with the library's
   fakes for every role (code drafts memories and a fake dreamer proposes one more per cluster,
-  a fake verifier passes what the code checks let through), so the wall time is sleepcycle's own: gathering, clustering, checks, commit, journal.
+  a fake verifier passes what the code checks let through), so the wall time is sleepcycle's
+  own: gathering, clustering, checks, commit, journal.
 
 Results go to the ``seams`` section of ``docs/benchmarks.md``.
 """

@@ -43,6 +43,7 @@ from .registry import StoreKind
 from .review import ReviewRepo
 from .search import search_episodes, search_memories
 from .sleeps import SleepRepo
+from .sql import Connection
 from .thoughts import ThoughtRepo
 from .vectors import VectorFilter, VectorIndex
 
@@ -54,9 +55,11 @@ T = TypeVar("T")
 
 
 class SqliteTx:
-    """One write transaction: repositories bound to the write connection."""
+    """One write transaction: repositories bound to the write connection (any SQL connection
+    with ``?`` placeholders; the PostgreSQL store's transaction is this one with a few
+    repositories of its own)."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
         self.episodes = EpisodeRepo(conn)
         self.thoughts = ThoughtRepo(conn)

@@ -20,16 +20,20 @@ from numpy.typing import NDArray
 
 from ...errors import StoreError
 from ...records import ItemType
-from ...times import format_time, now
 from ..adapters import AdapterRepo
 from ..calls import CallRepo
 from ..contract import Store
+from ..embeddings import EmbeddingRepo
 from ..episodes import EpisodeRepo
 from ..filters import EpisodeFilter, MemoryFilter
 from ..journal import JournalRepo
-from ..locks import WatermarkRepo
+from ..locks import LockRepo, WatermarkRepo
+from ..memories import MemoryRepo
 from ..persona import PersonaRepo
 from ..review import ReviewRepo
+from ..sleeps import SleepRepo
+from ..sqlite import SqliteTx
+from ..thoughts import ThoughtRepo
 from .connection import PgConnection
 from .repos import PgEmbeddingRepo, PgLockRepo, PgMemoryRepo, PgSleepRepo, PgThoughtRepo
 from .schema import apply_migrations
@@ -41,36 +45,17 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class PgTx:
-    """One write transaction's repositories."""
+class PgTx(SqliteTx):
+    """One write transaction's repositories: the SQLite store's, with PostgreSQL's own where
+    its SQL differs (``repos``)."""
 
     def __init__(self, conn: PgConnection, *, writing: bool = True):
-        self.conn = conn
-        self.episodes = EpisodeRepo(conn)
+        super().__init__(conn)
         self.thoughts = PgThoughtRepo(conn)
         self.memories = PgMemoryRepo(conn, writing=writing)
-        self.persona = PersonaRepo(conn)
         self.embeddings = PgEmbeddingRepo(conn)
         self.sleeps = PgSleepRepo(conn)
-        self.journal = JournalRepo(conn)
-        self.calls = CallRepo(conn)
         self.locks = PgLockRepo(conn, writing=writing)
-        self.watermarks = WatermarkRepo(conn)
-        self.review = ReviewRepo(conn)
-        self.adapters = AdapterRepo(conn)
-
-    def set_setting(self, key: str, value: str) -> None:
-        self.conn.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    def ensure_agent(self, agent: str) -> None:
-        self.conn.execute(
-            "INSERT INTO agents (id, created) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (agent, format_time(now())),
-        )
 
 
 def _safe(url: str) -> str:
@@ -169,11 +154,11 @@ class PgStore(Store):
         return self._reads().episodes
 
     @property
-    def thoughts(self) -> PgThoughtRepo:
+    def thoughts(self) -> ThoughtRepo:
         return self._reads().thoughts
 
     @property
-    def memories(self) -> PgMemoryRepo:
+    def memories(self) -> MemoryRepo:
         return self._reads().memories
 
     @property
@@ -181,11 +166,11 @@ class PgStore(Store):
         return self._reads().persona
 
     @property
-    def embeddings(self) -> PgEmbeddingRepo:
+    def embeddings(self) -> EmbeddingRepo:
         return self._reads().embeddings
 
     @property
-    def sleeps(self) -> PgSleepRepo:
+    def sleeps(self) -> SleepRepo:
         return self._reads().sleeps
 
     @property
@@ -197,7 +182,7 @@ class PgStore(Store):
         return self._reads().calls
 
     @property
-    def locks(self) -> PgLockRepo:
+    def locks(self) -> LockRepo:
         return self._reads().locks
 
     @property

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 from sleepcycle.cli import cli
 from sleepcycle.config import ROLES, Config, RoleSettings
 from sleepcycle.plugins import engines
+from sleepcycle.store import shown_url
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -278,6 +280,68 @@ def test_demo_sleeps_on_a_fresh_home(tmp_path: Path) -> None:
     )
     assert refused.returncode == 2 and "is not a demo directory" in refused.stderr
     assert (tmp_path / "other" / "precious.txt").read_text() == "keep me"
+
+
+def test_a_bad_store_url_is_one_line_that_names_it(tmp_path: Path) -> None:
+    runner = CliRunner()
+    home = ["--home", str(tmp_path / "home")]
+    unknown = runner.invoke(cli, [*home, "--store", "nosuch://x", "status"])
+    assert unknown.exit_code == 2
+    assert unknown.output.strip().splitlines() == [
+        "error: no store for nosuch:// URLs; registered: postgres://, postgresql://, sqlite:// "
+        "(a store comes from a package's sleepcycle.stores entry point)"
+    ]
+    closed = runner.invoke(
+        cli, [*home, "--store", "postgresql://me:secret@127.0.0.1:1/m", "status"]
+    )
+    assert closed.exit_code == 1
+    (line,) = closed.output.strip().splitlines()
+    assert line.startswith("error: cannot connect to the store at postgresql://me@127.0.0.1:1/m")
+    assert "secret" not in line
+    assert not (tmp_path / "home" / "sleepcycle.db").exists()
+
+
+def test_demo_in_a_postgresql_store_records_under_a_new_agent_each_run(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """`sleepcycle --store postgresql://... demo`: nothing in a shared store is deleted, so each
+    demo records and sleeps under an agent of its own, and the commands it prints reach it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        "[sleep]\ncluster_size = 16\nmax_operations = 2\nreshape_rounds = 0\n"
+    )
+    env = {**os.environ, "SLEEPCYCLE_HOME": str(home), "COLUMNS": "250"}
+    script = Path(sys.executable).parent / "sleepcycle"
+    agents = []
+    for _ in range(2):
+        result = subprocess.run(
+            [str(script), "--store", postgres_url, "demo"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        out = result.stdout
+        assert "1. awake recorded 31 episodes and 3 thoughts from 4 days of chat" in out
+        found = re.search(r"sleep slp_\w+ \((maya-\d{8}-\d{6})\): done", out)
+        assert found, out
+        agents.append(found.group(1))
+        assert "Alfama" in out
+        shown = shown_url(postgres_url)  # the password, if any, is not printed
+        assert f"--store '{shown}' --agent {found.group(1)} journal" in out
+        time.sleep(1.1)  # agents are named to the second
+    assert agents[0] != agents[1]
+    assert not (home / "demo" / "sleepcycle.db").exists()  # the memory went to PostgreSQL
+    for agent in agents:
+        at = [str(script), "--store", postgres_url, "--agent", agent]
+        status = subprocess.run(
+            [*at, "status", "--json"], env=env, capture_output=True, text=True, check=True
+        )
+        info = json.loads(status.stdout)
+        assert info["store"] == shown_url(postgres_url) and info["episodes"] == 31
+        assert info["unconsolidated"] == 0 and sum(info["memories"].values()) > 0
+        again = subprocess.run(
+            [*at, "sleep", "--json"], env=env, capture_output=True, text=True, check=True
+        )
+        assert json.loads(again.stdout)["outcome"] == "nothing-to-do"
 
 
 def test_a_demo_cut_off_by_a_crash_says_so_and_resumes(tmp_path: Path) -> None:

@@ -60,11 +60,17 @@ class _Group(click.Group):
     show_default=True,
     help="Agent whose memory to use (env SLEEPCYCLE_AGENT).",
 )
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Where memory is kept: sqlite:///path/file.db or postgresql://user@host/db "
+    "(env SLEEPCYCLE_STORE_URL; default: store.url in the config, else <home>/sleepcycle.db).",
+)
 @click.version_option(package_name="sleepcycle")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, agent: str) -> None:
+def cli(ctx: click.Context, home: str | None, agent: str, store: str | None) -> None:
     """Long-term memory for LLM agents that consolidates offline, like sleep."""
-    state = State(home, agent)
+    state = State(home, agent, store)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

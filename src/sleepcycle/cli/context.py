@@ -18,15 +18,16 @@ __all__ = ["State", "parse_time_option", "pass_state", "read_text_arg"]
 
 
 class State:
-    def __init__(self, home: str | None, agent: str):
+    def __init__(self, home: str | None, agent: str, store: str | None = None):
         self.home = home
         self.agent = agent
+        self.store = store
         self._mind: Mind | None = None
 
     @property
     def mind(self) -> Mind:
         if self._mind is None:
-            self._mind = open_mind(self.home, self.agent)
+            self._mind = open_mind(self.home, self.agent, store=self.store)
         return self._mind
 
     def close(self) -> None:

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from ..config import CONFIG_FILE, DATABASE_FILE, load_config, resolve_home
+from ..config import (
+    CONFIG_FILE,
+    DATABASE_FILE,
+    check_agent,
+    load_config,
+    resolve_home,
+    resolve_store_url,
+)
 from ..errors import UsageError
+from ..mind import Mind
 from ..mind import open as open_mind
 from ..samples import DEMO_QUERIES, sample_path
 from ..sleep.journal import summary_lines
+from ..store import shown_url
 from .context import State, pass_state
 from .output import console, print_json
 from .recall import recall_table
@@ -34,6 +46,7 @@ def status(state: State, as_json: bool) -> None:
         return
     memories = ", ".join(f"{n} {s}" for s, n in sorted(info["memories"].items())) or "none"
     console.print(f"agent [bold]{info['agent']}[/] in {info['home']}")
+    console.print(f"  store      {escape(info['store'])}")
     console.print(
         f"  episodes   {info['episodes']} ({info['unconsolidated']} not yet consolidated)"
     )
@@ -84,13 +97,56 @@ def config_path(state: State, as_json: bool) -> None:
         click.echo(path)
 
 
-def _unfinished_demo(target: Path) -> str | None:
-    """How the last demo's sleep stopped, if it was cut off (killed, crashed or woken)."""
-    if not (target / DATABASE_FILE).exists():
+@dataclass(frozen=True)
+class _Demo:
+    """Where a demo runs: its directory (config, marker, and the SQLite file when no store is
+    given), the store's URL when one is (``--store``, ``$SLEEPCYCLE_STORE_URL`` or
+    ``store.url``), and the agent. A given store is shared and nothing in it is deleted, so
+    each demo there records under an agent of its own, named in the directory's marker."""
+
+    target: Path
+    store: str | None
+    agent: str
+
+    def open(self) -> Mind:
+        return open_mind(self.target, self.agent, store=self.store)
+
+    def unfinished(self) -> str | None:
+        """How the last demo's sleep stopped, if it was cut off (killed, crashed or woken)."""
+        if self.store is None and not (self.target / DATABASE_FILE).exists():
+            return None
+        with self.open() as mind:
+            gap = mind.interrupted()
+        return gap.summary if gap else None
+
+    def mark(self) -> None:
+        lines = ["created by `sleepcycle demo`; safe to delete"]
+        if self.store is not None:
+            lines += [f"agent: {self.agent}", f"store: {shown_url(self.store)}"]
+        (self.target / DEMO_MARKER).write_text("\n".join(lines) + "\n")
+
+    def explore(self, command: str) -> str:
+        where = f"--home {self.target}"
+        if self.store is not None:
+            where += f" --store '{shown_url(self.store)}'"
+        return f"sleepcycle {where} --agent {self.agent} {command}"
+
+
+def _given_store(state: State) -> str | None:
+    """The store a demo runs in when the user named one, else None (a file in the demo dir)."""
+    home = resolve_home(state.home)
+    settings = load_config(home)
+    if not (state.store or os.environ.get("SLEEPCYCLE_STORE_URL") or settings.store.url):
         return None
-    with open_mind(target, DEMO_AGENT) as mind:
-        gap = mind.interrupted()
-    return gap.summary if gap else None
+    return resolve_store_url(home, settings, state.store)
+
+
+def _last_agent(target: Path) -> str:
+    """The agent the demo in ``target`` recorded under (its marker says, in a shared store)."""
+    for line in (target / DEMO_MARKER).read_text().splitlines():
+        if line.startswith("agent: "):
+            return check_agent(line.removeprefix("agent: ").strip())
+    return DEMO_AGENT
 
 
 @click.command()
@@ -98,34 +154,43 @@ def _unfinished_demo(target: Path) -> str | None:
     "--dir",
     "demo_dir",
     type=click.Path(file_okay=False),
-    help="Where to put the demo store (default: <home>/demo, recreated each run, or resumed "
-    "if its sleep was cut off).",
+    help="Where to put the demo (default: <home>/demo, recreated each run, or resumed if its "
+    "sleep was cut off). With --store, the memory goes to that store under a new agent.",
 )
 @pass_state
 def demo(state: State, demo_dir: str | None) -> None:
     """Ingest the bundled sample chat, sleep on it with the embedded model, and recall.
 
-    A demo whose sleep was cut off (the process killed or crashed) resumes that sleep."""
+    A demo whose sleep was cut off (the process killed or crashed) resumes that sleep. In a
+    store given by --store (or SLEEPCYCLE_STORE_URL, or store.url), each demo records under a
+    new agent, maya-<time>, since nothing there is deleted."""
     target = Path(demo_dir) if demo_dir else resolve_home(state.home) / "demo"
+    store = _given_store(state)
     unfinished = None
     if target.exists():
         if not (target / DEMO_MARKER).exists():
             raise UsageError(
                 f"{target} exists and is not a demo directory; choose another with --dir"
             )
-        unfinished = _unfinished_demo(target)
+        last = _Demo(target, store, _last_agent(target) if store else DEMO_AGENT)
+        unfinished = last.unfinished()
         if unfinished is None:
             shutil.rmtree(target)
+        else:
+            run = last
     if unfinished is None:
+        agent = f"{DEMO_AGENT}-{datetime.now(UTC):%Y%m%d-%H%M%S}" if store else DEMO_AGENT
+        run = _Demo(target, store, agent)
         target.mkdir(parents=True)
-        (target / DEMO_MARKER).write_text("created by `sleepcycle demo`; safe to delete\n")
+        run.mark()
         config = resolve_home(state.home) / CONFIG_FILE
         if config.exists():  # the demo runs on the models you configured
             shutil.copy(config, target / CONFIG_FILE)
     sample = sample_path()
     console.rule("sleepcycle demo")
-    console.print(f"store: {target}\nsample: {sample}\n")
-    with open_mind(target, DEMO_AGENT) as mind:
+    where = escape(shown_url(store)) + f", agent {run.agent}" if store else str(target)
+    console.print(f"store: {where}\nsample: {sample}\n")
+    with run.open() as mind:
         if unfinished is None:
             report = mind.ingest(sample)
             console.print(
@@ -156,13 +221,19 @@ def demo(state: State, demo_dir: str | None) -> None:
         console.print("[bold]3. recall[/] hybrid BM25 + vectors over memories and episodes\n")
         for query in DEMO_QUERIES:
             console.print(recall_table(mind.recall(query, k=3, scope="both")))
+    console.print("\nExplore it yourself:")
+    for command in ("journal", "recall 'Pixel' --in both"):
+        console.print("  " + run.explore(command), markup=False, soft_wrap=True)
     console.print(
-        "\nExplore it yourself:\n"
-        f"  sleepcycle --home {target} --agent maya journal\n"
-        f"  sleepcycle --home {target} --agent maya recall 'Pixel' --in both\n"
-        f"  sleepcycle --home {target} --agent maya sleep    # nothing new: nothing to do\n"
-        f"  sleepcycle --home {target} --agent maya serve    # the journal and diff in a browser"
-        " (needs the server extra)"
+        "  " + run.explore("sleep") + "    # nothing new: nothing to do",
+        markup=False,
+        soft_wrap=True,
+    )
+    console.print(
+        "  " + run.explore("serve") + "    # the journal and diff in a browser (needs the server "
+        "extra)",
+        markup=False,
+        soft_wrap=True,
     )
 
 

@@ -25,7 +25,7 @@ from ..embed import Embedder
 from ..models import Backend, Models
 from ..plugins import embedder_for
 from ..records import Author, ThoughtStatus
-from ..store import Store
+from ..store import Store, shown_url
 from .awake import Awake
 from .memories import Memories
 from .nights import Nights
@@ -42,15 +42,17 @@ def open(
     embedder: Embedder | None = None,
     config: Config | None = None,
     backends: Mapping[str, Backend] | None = None,
+    store: str | None = None,
 ) -> Mind:
     """Open (creating if needed) the store under ``home`` for ``agent``.
 
     ``backends`` puts a backend in place of a role's configured model (``{"dreamer": ...}``),
-    for example the library's fakes in tests."""
+    for example the library's fakes in tests. ``store`` is the store's URL
+    (``postgresql://user@host/db``), ahead of ``$SLEEPCYCLE_STORE_URL`` and ``store.url``."""
     root = resolve_home(home)
     settings = config or load_config(root)
-    store = Store.open(
-        resolve_store_url(root, settings),
+    opened = Store.open(
+        resolve_store_url(root, settings, store),
         exact_limit=settings.recall.exact_limit,
         rerank=settings.recall.rerank,
     )
@@ -58,7 +60,7 @@ def open(
         settings.embedding, settings.embedding.model, root / "cache"
     )
     models = Models(settings, root, backends=backends)
-    return Mind(store, resolve_agent(agent), settings, root, model, models)
+    return Mind(opened, resolve_agent(agent), settings, root, model, models)
 
 
 class Mind(Awake, Memories, Search, Nights, Weights):
@@ -113,6 +115,7 @@ class Mind(Awake, Memories, Search, Nights, Weights):
         return {
             "agent": self.agent,
             "home": str(self.home),
+            "store": shown_url(self.store.url),
             "episodes": self.store.episodes.count(self.agent),
             "unconsolidated": self.store.episodes.count(self.agent, unconsolidated=True),
             "first_episode": first.isoformat() if first else None,

@@ -23,7 +23,7 @@ from .contract import (
 )
 from .filters import EpisodeFilter, MemoryFilter
 from .locks import LockRow
-from .registry import open_store, scheme_of
+from .registry import open_store, scheme_of, shown_url
 from .sleeps import StageRow
 from .sqlite import SqliteStore, sqlite_path
 
@@ -49,5 +49,6 @@ __all__ = [
     "Watermarks",
     "open_store",
     "scheme_of",
+    "shown_url",
     "sqlite_path",
 ]

@@ -14,7 +14,15 @@ from ..entrypoints import load
 from ..errors import ConfigError
 from .contract import Store
 
-__all__ = ["STORES", "StoreKind", "open_store", "scheme_of", "store_kind", "stores"]
+__all__ = [
+    "STORES",
+    "StoreKind",
+    "open_store",
+    "scheme_of",
+    "shown_url",
+    "store_kind",
+    "stores",
+]
 
 STORES = "sleepcycle.stores"
 
@@ -61,3 +69,13 @@ def open_store(url: str | Path, **options: int) -> Store:
     """The store at ``url``, opened (and migrated) by the implementation of its scheme."""
     kind = store_kind(scheme_of(url))
     return kind.open(str(url), options)
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password, for messages and terminals
+    (``postgresql://maya:secret@db/mem`` -> ``postgresql://maya@db/mem``)."""
+    head, at, tail = url.rpartition("@")
+    if not at or "://" not in head:
+        return url
+    scheme, _, user = head.partition("://")
+    return f"{scheme}://{user.split(':')[0]}@{tail}"

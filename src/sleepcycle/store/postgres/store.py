@@ -30,6 +30,7 @@ from ..journal import JournalRepo
 from ..locks import LockRepo, WatermarkRepo
 from ..memories import MemoryRepo
 from ..persona import PersonaRepo
+from ..registry import shown_url
 from ..review import ReviewRepo
 from ..sleeps import SleepRepo
 from ..sqlite import SqliteTx
@@ -58,22 +59,13 @@ class PgTx(SqliteTx):
         self.locks = PgLockRepo(conn, writing=writing)
 
 
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    head, at, tail = url.rpartition("@")
-    if not at or "://" not in head:
-        return url
-    scheme, _, user = head.partition("://")
-    return f"{scheme}://{user.split(':')[0]}@{tail}"
-
-
 def _connect(url: str, *, read_only: bool) -> PgConnection:
     try:
         raw = psycopg.connect(url, autocommit=True, connect_timeout=30)
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreError(
-            f"cannot connect to the store at {_safe(url)}: {first}; check that the server runs "
+            f"cannot connect to the store at {shown_url(url)}: {first}; check that the server runs "
             "and the URL (user, host, database) is right"
         ) from None
     conn = PgConnection(raw)
@@ -98,7 +90,7 @@ class PgStore(Store):
         except psycopg.Error as exc:
             self._writer.close()
             raise StoreError(
-                f"cannot migrate the store at {_safe(url)}: {exc}; the pgvector extension "
+                f"cannot migrate the store at {shown_url(url)}: {exc}; the pgvector extension "
                 "must be available (CREATE EXTENSION vector, as a superuser, once)"
             ) from None
         self._pool: ThreadPoolExecutor | None = None
@@ -127,7 +119,7 @@ class PgStore(Store):
                 raise StoreError(f"the store refused a write: {exc.diag.message_primary}") from None
             except psycopg.OperationalError as exc:
                 raise StoreError(
-                    f"cannot write to the store at {_safe(self.url)}: {exc}; "
+                    f"cannot write to the store at {shown_url(self.url)}: {exc}; "
                     "nothing was written, try again"
                 ) from None
 

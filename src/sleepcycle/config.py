@@ -36,6 +36,7 @@ __all__ = [
     "DaemonSettings",
     "EmbeddingSettings",
     "EngineSettings",
+    "FleetSettings",
     "LimitSettings",
     "ProxySettings",
     "RecallSettings",
@@ -71,6 +72,37 @@ class StoreSettings(_Section):
         "",
         description="the store's URL: sqlite:///abs/path.db or another registered store's "
         "scheme://...; empty = <home>/sleepcycle.db ($SLEEPCYCLE_STORE_URL overrides it)",
+    )
+
+
+class FleetSettings(_Section):
+    """``[fleet]``: nights for many agents on durable DBOS queues (the ``fleet`` extra)."""
+
+    system_database: str = Field(
+        "",
+        description="DBOS's system database (the queue): sqlite:///abs/path or postgresql://...; "
+        "empty = the store's database when it is PostgreSQL (schema dbos), else "
+        "<home>/fleet.sqlite",
+    )
+    concurrency: int = Field(1, ge=1, le=256, description="sleeps at once in one worker")
+    model_concurrency: int = Field(
+        4,
+        ge=1,
+        le=10_000,
+        description="sleeps at once across all workers: the models' limit, since every "
+        "worker's sleeps call the same configured model servers",
+    )
+    schedule: str = Field(
+        "",
+        description="cron (5 fields, UTC) at which workers enqueue every agent with "
+        "unconsolidated episodes, e.g. '0 3 * * *'; empty = only `fleet enqueue`",
+    )
+    recover_after: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="seconds after its last heartbeat that a worker on another host counts "
+        "as dead and its sleeps are recovered (on this host: as soon as its process is gone)",
     )
 
 
@@ -445,6 +477,7 @@ class Config(_Section):
 
     user: str = Field("user", min_length=1, description="name recorded on manual changes")
     store: StoreSettings = StoreSettings()
+    fleet: FleetSettings = FleetSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     recall: RecallSettings = RecallSettings()
     models: dict[str, SerializeAsAny[EngineSettings]] = Field(

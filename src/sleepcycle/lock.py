@@ -30,15 +30,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _gone(pid: int, host: str, beat: datetime | None) -> bool:
+def _gone(pid: int, host: str, beat: datetime | None, stale: timedelta = STALE) -> bool:
     if host == socket.gethostname():
         return not _alive(pid)
-    return beat is None or now() - beat > STALE
+    return beat is None or now() - beat > stale
 
 
-def gone(row: LockRow) -> bool:
-    """Whether the process that holds this lock is gone (it ended without releasing it)."""
-    return _gone(row.pid, row.host, row.heartbeat)
+def gone(row: LockRow, stale: timedelta = STALE) -> bool:
+    """Whether the process that holds this lock is gone (it ended without releasing it): on
+    this host, its process no longer runs; from another, no heartbeat for ``stale``."""
+    return _gone(row.pid, row.host, row.heartbeat, stale)
 
 
 def asleep(store: Store, agent: str) -> str | None:

@@ -84,6 +84,7 @@ def _register() -> None:
     from . import (  # noqa: PLC0415
         awake,
         files,
+        fleet,
         mcp,
         memory,
         overview,
@@ -95,7 +96,9 @@ def _register() -> None:
         weights,
     )
 
-    modules = (awake, memory, recall, files, persona, sleep, weights, review, serve, mcp, overview)
+    modules = (
+        awake, memory, recall, files, persona, sleep, weights, review, serve, mcp, fleet, overview,
+    )  # fmt: skip
     for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)

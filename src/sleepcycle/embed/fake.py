@@ -3,7 +3,8 @@
 ``HashingEmbedder`` hashes lower-cased words into a fixed number of buckets (feature hashing),
 so texts that share words get similar vectors and identical texts identical ones. It is fast,
 deterministic and needs no model files. Use the real ``MiniLMEmbedder`` wherever the test is
-about the quality of recall.
+about the quality of recall. ``embedding.model = "hashing"`` selects it by configuration,
+for processes that run from config alone (a fleet worker in tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["HashingEmbedder"]
+from ..plugins import EmbedderPlugin
+
+__all__ = ["HASHING", "HashingEmbedder"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -41,3 +44,6 @@ class HashingEmbedder:
             else:
                 out[row] /= norm
         return out
+
+
+HASHING = EmbedderPlugin("hashing", lambda settings, model, cache: HashingEmbedder())

@@ -14,6 +14,16 @@ choice``): ``fn(request)`` gives the probability of each option::
 
 Token counts are words, latency is the time the call took.
 
+``engine = "fake"`` makes a configured model of a fixed reply, for what runs a whole process
+from config alone (a fleet worker, ``sleepcycle sleep``) in tests and benchmarks: never for a
+real night. ``delay_ms`` stands in for a model's latency; ``log`` names a file that gets one
+line per call (the model and the request's hash), to count calls across processes::
+
+    [models.fake-verifier]
+    engine = "fake"
+    reply = '{"score": 1, "reasons": "supported", "feedback": ""}'
+    delay_ms = 50
+
 ``FakeUpstream`` is an OpenAI-compatible server inside an ``httpx`` transport, for what sits in
 front of one (the chat proxy): it answers ``/chat/completions`` in OpenAI's documented shapes,
 tool calls and streamed tool-call deltas included, and can refuse or break off a stream::
@@ -30,14 +40,26 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field
 
+from ..config import EngineSettings
 from ..errors import ModelError
-from .base import ChatReply, ChatRequest, Choice
+from ..plugins import Engine, EngineBuild
+from .base import ChatReply, ChatRequest, Choice, request_hash
 
-__all__ = ["ChoiceModel", "FakeUpstream", "FunctionModel", "ScriptedModel"]
+__all__ = [
+    "ENGINE",
+    "ChoiceModel",
+    "FakeSettings",
+    "FakeUpstream",
+    "FixedModel",
+    "FunctionModel",
+    "ScriptedModel",
+]
 
 Reply = str | dict[str, Any] | list[Any]
 
@@ -263,3 +285,53 @@ class FakeUpstream:
                 ]
             yield f"data: {json.dumps(chunk)}\n\n".encode()
         yield b"data: [DONE]\n\n"
+
+
+class FakeSettings(EngineSettings):
+    """``[models.NAME]`` with ``engine = "fake"``: a fixed reply (a documented fake)."""
+
+    engine: Literal["fake"] = "fake"
+    reply: str = Field("", description="what every call replies")
+    delay_ms: int = Field(0, ge=0, le=600_000, description="how long each call takes")
+    log: str = Field("", description="a file that gets a line per call; empty = none")
+
+
+class FixedModel:
+    """Replies ``reply`` to everything after ``delay_ms``; appends each call to ``log``."""
+
+    def __init__(self, name: str, reply: str, delay_ms: int = 0, log: Path | None = None):
+        self.model_id = f"fake-{name}"
+        self.reply = reply
+        self.delay_ms = delay_ms
+        self.log = log
+
+    def complete(self, request: ChatRequest) -> ChatReply:
+        started = time.perf_counter()
+        time.sleep(self.delay_ms / 1000)
+        if self.log is not None:
+            with self.log.open("a") as out:
+                out.write(f"{self.model_id}\t{request_hash(request)}\n")
+        return ChatReply(
+            self.reply,
+            self.model_id,
+            tokens_in=_words(request),
+            tokens_out=len(self.reply.split()),
+            ms=(time.perf_counter() - started) * 1000,
+            finish_reason="stop",
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def _build_fixed(build: EngineBuild) -> FixedModel:
+    settings = build.settings
+    assert isinstance(settings, FakeSettings)
+    log = None
+    if settings.log:
+        log = Path(settings.log).expanduser()
+        log = log if log.is_absolute() else build.home / log
+    return FixedModel(build.name, settings.reply, settings.delay_ms, log)
+
+
+ENGINE = Engine("fake", FakeSettings, _build_fixed)

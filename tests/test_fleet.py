@@ -97,6 +97,16 @@ def record(home: Path, agents: list[str]) -> None:
             mind.record("user", "My sister visits on Sundays.")
 
 
+def each_night_done_once(home: Path, agents: list[str]) -> None:
+    """One done sleep per agent, every episode consolidated, the one memory not doubled."""
+    for agent in agents:
+        with sleepcycle.open(home, agent) as mind:
+            sleeps = mind.sleeps()
+            assert [s.outcome for s in sleeps] == [sleepcycle.Outcome.DONE], sleeps
+            assert mind.status()["unconsolidated"] == 0
+            assert [m.text for m in mind.memories()] == [ADD["text"]]
+
+
 def calls_made_and_recorded(home: Path, agents: list[str]) -> tuple[int, int]:
     """Model calls the fake engine answered (its log, across processes), and the replies the
     store recorded for the agents' sleeps (what a resumed sleep replays instead of asking)."""
@@ -132,12 +142,7 @@ def test_enqueue_deduplicates_per_agent_and_a_worker_runs_each_night_once(home: 
     assert proc.returncode == 0, out
     assert "stopped" in out
     assert done["totals"] == {"queued": 0, "running": 0, "done": 3, "failed": 0}
-    for agent in agents:
-        with sleepcycle.open(home, agent) as mind:
-            sleeps = mind.sleeps()
-            assert [s.outcome for s in sleeps] == [sleepcycle.Outcome.DONE]
-            assert mind.status()["unconsolidated"] == 0
-            assert [m.text for m in mind.memories()] == [ADD["text"]]
+    each_night_done_once(home, agents)
     made, recorded = calls_made_and_recorded(home, agents)
     assert made == recorded > 0
     table = fleet(home, "status").stdout
@@ -175,12 +180,7 @@ def test_a_worker_killed_mid_night_leaves_its_sleeps_to_another(home: Path) -> N
         out, _ = second.communicate(timeout=60)
     assert "recovered 1 nights of 1 stopped worker(s)" in out, out
     assert done["totals"] == {"queued": 0, "running": 0, "done": 2, "failed": 0}
-    for agent in agents:
-        with sleepcycle.open(home, agent) as mind:
-            sleeps = mind.sleeps()
-            assert [s.outcome for s in sleeps] == [sleepcycle.Outcome.DONE], sleeps
-            assert mind.status()["unconsolidated"] == 0
-            assert [m.text for m in mind.memories()] == [ADD["text"]]
+    each_night_done_once(home, agents)
     made, recorded = calls_made_and_recorded(home, agents)
     # The call the kill cut off had no reply to record, so it alone is asked again.
     assert made - recorded in (0, 1), (made, recorded)

@@ -88,7 +88,6 @@ def worker(state: State, concurrency: int | None) -> None:
     from ..fleet.worker import Worker, serve  # noqa: PLC0415
 
     home, config, store_url, queue_url = _where(state)
-    Fleet(queue_url, config.fleet).close()  # the queue's tables, made once
     serve(
         Worker(
             home,

@@ -142,7 +142,6 @@ def _register() -> None:
         return added
 
     workflow = engine.workflow(name=WORKFLOW)(night)
-    _REGISTERED["night"] = workflow
     _REGISTERED["nightly"] = engine.workflow(name="sleepcycle.nightly")(nightly)
 
 
@@ -219,7 +218,7 @@ class Worker:
                     tx.locks.heartbeat(lease, self.id)
                 self._recover(module, store, stale)
         finally:
-            self._shut(module, store, lease)
+            self._shut(store, lease)
 
     def _recover(self, module: Any, store: Store, stale: timedelta) -> None:
         """Put the pending nights of dead workers back on the queue."""
@@ -244,7 +243,7 @@ class Worker:
                     with store.write() as tx:
                         tx.locks.release(LEASE + executor, row.holder)
 
-    def _shut(self, module: Any, store: Store, lease: str) -> None:
+    def _shut(self, store: Store, lease: str) -> None:
         rt = _runtime()
         rt.stopping.set()  # sleeps stop at their next safe point
         deadline = time.monotonic() + 60

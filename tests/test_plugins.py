@@ -123,7 +123,7 @@ def test_an_engine_from_another_package_serves_a_role(outside: Path, home: Path)
 
 def test_without_the_package_its_engine_is_a_clear_error() -> None:
     reload()
-    with pytest.raises(ValueError, match="no engine 'echo'; registered: llama, openai"):
+    with pytest.raises(ValueError, match="no engine 'echo'; registered: fake, llama, openai"):
         Config.model_validate({"models": {"mine": {"engine": "echo"}}})
     assert "letters" not in embedders()
 

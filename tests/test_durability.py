@@ -272,6 +272,31 @@ def test_one_sleep_per_agent(home: Path, embedder: MiniLMEmbedder) -> None:
     mind.close()
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="zombies are read from /proc")
+def test_a_holder_that_ended_but_is_not_yet_reaped_holds_nothing(
+    home: Path, embedder: MiniLMEmbedder
+) -> None:
+    """A killed holder whose parent has not waited for it yet (a zombie) still answers
+    signal 0; its lock is gone all the same."""
+    mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=verifier())
+    night(mind)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with mind.store.write() as tx:
+            tx.ensure_agent(mind.agent)
+            tx.locks.take(mind.agent, "slp_other", other.pid, socket.gethostname())
+        os.kill(other.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while "Z" not in Path(f"/proc/{other.pid}/stat").read_text().rpartition(")")[2][:3]:
+            assert time.monotonic() < deadline, "the killed process did not end"
+            time.sleep(0.05)
+        assert mind.sleep().outcome is Outcome.DONE
+    finally:
+        other.kill()
+        other.wait()
+    mind.close()
+
+
 def test_close_during_a_checkpoint_does_not_hang(tmp_path: Path) -> None:
     """close() landing between the checkpointer's wait and its clear must still stop it."""
     from sleepcycle.store.sqlite import _Checkpointer

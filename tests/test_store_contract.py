@@ -12,7 +12,7 @@ import pytest
 import sleepcycle
 from sleepcycle import ConfigError, StoreError
 from sleepcycle.plugins import reload, stores
-from sleepcycle.store import SqliteStore, Store
+from sleepcycle.store import MemoryFilter, SqliteStore, Store
 from sleepcycle.store.conformance import StoreContract
 from sleepkit import install_outside
 
@@ -139,3 +139,46 @@ def test_a_postgresql_server_that_is_not_there_is_one_line() -> None:
     with pytest.raises(StoreError, match="cannot connect to the store at postgresql://") as err:
         Store.open("postgresql://nobody:secret@/nowhere?host=/nonexistent-socket-dir")
     assert "\n" not in str(err.value) and "secret" not in str(err.value)
+
+
+def test_two_agents_write_vectors_at_once_without_waiting_for_each_other(
+    postgres_url: str,
+) -> None:
+    """Each write that stores vectors makes sure the HNSW index exists; once it does, two
+    agents' writers must not queue behind each other on it (the check used to take a table
+    lock that waits for every open insert, and two such writers deadlocked)."""
+    import threading
+
+    import numpy as np
+
+    from sleepcycle.records import ItemType
+    from sleepcycle.store.conformance import add_memory
+
+    first, second = Store.open(postgres_url), Store.open(postgres_url)
+    vector = np.full(8, 8**-0.5, dtype=np.float32)
+    for store, agent in ((first, "ada"), (second, "bo")):
+        add_memory(store, agent, f"mem-{agent}", f"{agent} keeps bees.")
+    rows = {
+        agent: [(seq, digest, vector.tobytes())]
+        for store, agent in ((first, "ada"), (second, "bo"))
+        for seq, _, digest in store.embeddings.pending(agent, ItemType.MEMORY, 10)
+    }
+    with first.write() as tx:  # the index exists from here on
+        tx.embeddings.put("ada", ItemType.MEMORY, "m1", rows["ada"])
+    with first.write() as tx:
+        tx.embeddings.put("ada", ItemType.MEMORY, "m1", rows["ada"])  # open: an insert held
+        done = threading.Event()
+
+        def other() -> None:
+            with second.write() as tx2:
+                tx2.embeddings.put("bo", ItemType.MEMORY, "m1", rows["bo"])
+            done.set()
+
+        thread = threading.Thread(target=other, daemon=True)
+        thread.start()
+        assert done.wait(10), "the second agent's write waited for the first's transaction"
+    thread.join(10)
+    hits = second.vector_search("bo", ItemType.MEMORY, "m1", vector, MemoryFilter(), 1)
+    assert len(hits) == 1
+    first.close()
+    second.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from .errors import LockedError
 from .store import LockRow, Store
@@ -27,7 +28,17 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has ended but that its parent has not yet reaped (Linux): it answers
+    signal 0 but will never beat or release again."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def _gone(pid: int, host: str, beat: datetime | None, stale: timedelta = STALE) -> bool:

@@ -97,10 +97,13 @@ class PgEmbeddingRepo(EmbeddingRepo):
         model: str,
         rows: Sequence[tuple[int, str, bytes]],
     ) -> None:
-        dims: set[int] = set()
+        # The index first: CREATE INDEX takes a SHARE lock on the table, which waits for
+        # every other writer's inserts; taken after this transaction's own inserts, two
+        # writers would wait for each other (a deadlock).
+        for dim in {len(raw) // 4 for _, _, raw in rows}:
+            ensure_index(self.pg, model, dim)
         for item_seq, digest, raw in rows:
             vector = np.frombuffer(raw, dtype=np.float32)
-            dims.add(len(vector))
             self.conn.execute(
                 "INSERT INTO embeddings (agent, item_type, item_seq, model, text_hash, vector) "
                 "VALUES (?, ?, ?, ?, ?, ?::vector) ON CONFLICT (item_type, item_seq, model) "
@@ -118,8 +121,6 @@ class PgEmbeddingRepo(EmbeddingRepo):
                     "DELETE FROM embedding_queue WHERE item_type = 'episode' AND item_seq = ?",
                     (item_seq,),
                 )
-        for dim in dims:
-            ensure_index(self.pg, model, dim)
 
 
 def literal(vector: NDArray[np.float32]) -> str:
@@ -132,7 +133,15 @@ def index_name(model: str, dim: int) -> str:
 
 
 def ensure_index(conn: PgConnection, model: str, dim: int) -> None:
-    """The HNSW index (cosine) over ``model``'s vectors of ``dim`` dimensions."""
+    """The HNSW index (cosine) over ``model``'s vectors of ``dim`` dimensions, created when
+    missing. Looking it up locks nothing, so writers that find it do not serialise on it."""
+    name = index_name(model, dim)
+    if conn.execute("SELECT to_regclass(?)", (name,)).fetchone() != (None,):
+        return
+    # Two first writers would both create it: the second waits here for the first's commit.
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (name,))
+    if conn.execute("SELECT to_regclass(?)", (name,)).fetchone() != (None,):
+        return
     quoted = model.replace("'", "''")
     conn.script(
         [

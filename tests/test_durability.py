@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sleepcycle import LockedError, MemoryStatus, MiniLMEmbedder
+from sleepcycle import LockedError, MemoryStatus, Mind, MiniLMEmbedder
 from sleepcycle.records import Outcome, SleepStatus
 from sleepkit import Intent, dreamer, night, open_mind, verifier
 
@@ -254,14 +254,20 @@ def test_sigterm_stops_the_sleep_process(home: Path, embedder: MiniLMEmbedder) -
     mind.close()
 
 
+def held_by_another_process(mind: Mind) -> subprocess.Popen[bytes]:
+    """The agent's sleep lock taken by a running process of this host."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with mind.store.write() as tx:
+        tx.ensure_agent(mind.agent)
+        tx.locks.take(mind.agent, "slp_other", other.pid, socket.gethostname())
+    return other
+
+
 def test_one_sleep_per_agent(home: Path, embedder: MiniLMEmbedder) -> None:
     mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=verifier())
     night(mind)
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = held_by_another_process(mind)
     try:
-        with mind.store.write() as tx:
-            tx.ensure_agent(mind.agent)
-            tx.locks.take(mind.agent, "slp_other", other.pid, socket.gethostname())
         with pytest.raises(LockedError, match="already asleep"):
             mind.sleep()
     finally:
@@ -280,11 +286,8 @@ def test_a_holder_that_ended_but_is_not_yet_reaped_holds_nothing(
     signal 0; its lock is gone all the same."""
     mind = open_mind(home, embedder, dreamer=dreamer(*FACTS), verifier=verifier())
     night(mind)
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = held_by_another_process(mind)
     try:
-        with mind.store.write() as tx:
-            tx.ensure_agent(mind.agent)
-            tx.locks.take(mind.agent, "slp_other", other.pid, socket.gethostname())
         os.kill(other.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while "Z" not in Path(f"/proc/{other.pid}/stat").read_text().rpartition(")")[2][:3]:

@@ -11,8 +11,10 @@ started, and the time until every night is done: sleeps per minute. In the run w
 workers one worker is killed with SIGKILL once a third of the nights are done; the others
 recover its nights. Then, for every run: every night done exactly once (one sleep per agent,
 done), episodes lost (unconsolidated at the end), duplicate memories (the same text twice for
-one agent), and model calls asked again (the fake engine's call log against the replies the
-store recorded). Results go to the ``fleet`` section of ``docs/benchmarks.md``.
+one agent), and model calls asked again: the fake engine logs each request's hash and the
+asking process, so a request asked twice is counted, and so is whether the killed worker asked
+it first (its reply died with it; asking again is the recovery). Results go to the ``fleet``
+section of ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def _fill(home: Path, url: str, agents: int, episodes: int) -> None:
 
     for i in range(agents):
         with sleepcycle.open(home, f"agent-{i:04d}", store=url) as mind:
-            mind.record("user", "I live in Lisbon with my dog.")
+            # the agent's name makes its prompts its own, so a repeated request is a repeat
+            mind.record("user", f"I am agent {i} and I live in Lisbon with my dog.")
             for j in range(episodes - 1):
                 mind.record("user", f"Today I thought about {TOPICS[(i + j) % len(TOPICS)]} ({j}).")
 
@@ -84,7 +87,24 @@ def _status(home: Path, env: dict[str, str]) -> dict[str, int]:
     return totals
 
 
-def _check(home: Path, url: str, agents: int) -> dict[str, int]:
+def _repeats(log: Path, killed_pid: int | None) -> tuple[int, int]:
+    """Requests asked more than once, and how many of those the killed worker asked first
+    (its reply was lost with it, so asking again is the recovery, not a repeat of a
+    recorded call)."""
+    first: dict[tuple[str, str], str] = {}
+    repeated = by_killed = 0
+    for line in log.read_text().splitlines():
+        model, digest, pid = line.split("\t")
+        key = (model, digest)
+        if key in first:
+            repeated += 1
+            by_killed += first[key] == str(killed_pid)
+        else:
+            first[key] = pid
+    return repeated, by_killed
+
+
+def _check(home: Path, url: str, agents: int, killed_pid: int | None) -> dict[str, int]:
     import sleepcycle  # noqa: PLC0415
 
     not_once = lost = duplicates = recorded = 0
@@ -101,13 +121,16 @@ def _check(home: Path, url: str, agents: int) -> dict[str, int]:
             for sleep in sleeps:
                 recorded += sum(r["calls"] for r in mind.store.calls.totals(sleep.id).values())
     made = len((home / "calls.log").read_text().splitlines())
+    repeated, by_killed = _repeats(home / "calls.log", killed_pid)
     return {
         "not_once": not_once,
         "episodes_lost": lost,
         "duplicate_memories": duplicates,
         "calls_made": made,
         "calls_recorded": recorded,
-        "calls_repeated": made - recorded,
+        "calls_unrecorded": made - recorded,
+        "requests_repeated": repeated,
+        "repeated_after_killed_worker": by_killed,
     }
 
 
@@ -163,7 +186,7 @@ def run(server: str, workers: int, args: argparse.Namespace, kill: bool) -> dict
                 for i in range(workers):
                     text = (home / f"worker-{i}.log").read_text()
                     (args.logs / f"{workers}-workers-{i}.log").write_text(text)
-        checks = _check(home, url, args.agents)
+        checks = _check(home, url, args.agents, procs[0].pid if killed else None)
     return {
         "workers": workers,
         "killed": killed,
@@ -210,15 +233,17 @@ def main() -> None:
         "worker was killed with SIGKILL after a third of the nights were done.",
         "",
         "| workers | killed | wall s | sleeps/min | failed | not done once | episodes lost "
-        "| duplicate memories | calls made | calls recorded | calls asked again |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| duplicate memories | calls made | calls recorded | requests asked twice "
+        "| of them first asked by the killed worker |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['workers']} | {'yes' if r['killed'] else 'no'} | {r['wall_s']:.1f} "
             f"| {r['sleeps_per_min']:.0f} | {r['failed']} | {r['not_once']} "
             f"| {r['episodes_lost']} | {r['duplicate_memories']} | {r['calls_made']} "
-            f"| {r['calls_recorded']} | {r['calls_repeated']} |"
+            f"| {r['calls_recorded']} | {r['requests_repeated']} "
+            f"| {r['repeated_after_killed_worker']} |"
         )
     body = "\n".join(lines)
     print(body)

@@ -182,3 +182,61 @@ def test_two_agents_write_vectors_at_once_without_waiting_for_each_other(
     assert len(hits) == 1
     first.close()
     second.close()
+
+
+def test_postgresql_text_statistics_match_the_rows_after_adds_and_edits(
+    postgres_url: str,
+) -> None:
+    """BM25 on PostgreSQL reads per-agent counts and postings that triggers keep; after
+    adds, edits and a second agent they equal what the rows themselves say."""
+    import psycopg
+
+    from sleepcycle.records import MemoryChange, MemoryKind, MemoryState, Op
+    from sleepcycle.store.conformance import USER, add_memory
+
+    with Store.open(postgres_url) as store:
+        add_memory(store, "ada", "m1", "Ada keeps bees and bees keep Ada busy.")
+        add_memory(store, "ada", "m2", "Ada sells honey at the market.")
+        add_memory(store, "bo", "m3", "Bo keeps goats.")
+        edited = MemoryState(kind=MemoryKind.FACT, text="Ada sells candles at the fair.")
+        with store.write() as tx:
+            tx.memories.apply("ada", [MemoryChange("m2", Op.EDIT, edited, USER, base_version=1)])
+            tx.memories.apply("ada", [MemoryChange("m4", Op.ADD, edited, USER)])
+    with psycopg.connect(postgres_url) as conn:
+        kept = conn.execute(
+            "SELECT agent, lexeme, df FROM fts_terms WHERE item_type = 'memory' AND df <> 0 "
+            "ORDER BY 1, 2"
+        ).fetchall()
+        recomputed = conn.execute(
+            "SELECT m.agent, u.lexeme, count(*) FROM memories m, unnest(m.fts) u "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+        docs = conn.execute(
+            "SELECT agent, docs, tokens FROM fts_docs WHERE item_type = 'memory' ORDER BY 1"
+        ).fetchall()
+        rows = conn.execute(
+            "SELECT agent, count(*), sum(sleepcycle_tokens(fts)) FROM memories "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        postings = conn.execute(
+            "SELECT p.lexeme, p.tf, m.id FROM fts_postings p JOIN memories m ON m.seq = p.seq "
+            "WHERE p.agent = 'ada' ORDER BY 1, 3"
+        ).fetchall()
+    assert kept == recomputed and ("ada", "honey", 1) not in kept
+    assert ("ada", "candl", 2) in kept
+    assert docs == rows
+    assert ("bee", 2.0, "m1") in postings and ("candl", 1.0, "m2") in postings
+    assert not [p for p in postings if p[0] == "honey"]
+    assert len(postings) == sum(df for agent, _, df in kept if agent == "ada")
+
+
+def test_a_nul_in_text_is_refused_in_one_line_on_postgresql(postgres_url: str) -> None:
+    from sleepcycle import InputError
+    from sleepcycle.store.conformance import add_memory
+
+    with Store.open(postgres_url) as store:
+        add_memory(store, "ada", "m1", "Ada keeps bees.")
+        with pytest.raises(InputError, match="NUL character") as err:
+            add_memory(store, "ada", "m2", "Ada keeps\x00 goats.")
+        assert "\n" not in str(err.value) and "remove it" in str(err.value)
+        assert [m.id for m in store.memories.find("ada")] == ["m1"]

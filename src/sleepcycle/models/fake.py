@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 import uuid
@@ -297,7 +298,8 @@ class FakeSettings(EngineSettings):
 
 
 class FixedModel:
-    """Replies ``reply`` to everything after ``delay_ms``; appends each call to ``log``."""
+    """Replies ``reply`` to everything after ``delay_ms``; appends each call to ``log`` as
+    ``model<TAB>request hash<TAB>pid`` (the pid tells which process asked)."""
 
     def __init__(self, name: str, reply: str, delay_ms: int = 0, log: Path | None = None):
         self.model_id = f"fake-{name}"
@@ -310,7 +312,7 @@ class FixedModel:
         time.sleep(self.delay_ms / 1000)
         if self.log is not None:
             with self.log.open("a") as out:
-                out.write(f"{self.model_id}\t{request_hash(request)}\n")
+                out.write(f"{self.model_id}\t{request_hash(request)}\t{os.getpid()}\n")
         return ChatReply(
             self.reply,
             self.model_id,

@@ -318,6 +318,21 @@ class StoreContract:
         found = store.episodes.by_seq([seq for seq, _ in episodes])
         assert [found[s].content for s, _ in episodes] == ["alice talks about grey cat Pixel"]
 
+    def test_text_search_weighs_a_rare_term_above_a_common_one(self, store: Store) -> None:
+        self.seed(store, count=1)
+        for n in range(8):
+            add_memory(store, A, f"common-{n}", f"Alice went to the market on day {n}.")
+        add_memory(store, A, "twice", "Alice went out and went home again.")
+        add_memory(store, A, "rare", "The Alfama quarter is old.")
+        hits = store.text_search(A, ItemType.MEMORY, ["went", "alfama"], MemoryFilter(), 3)
+        found = store.memories.by_seq([seq for seq, _ in hits])
+        assert found[hits[0][0]].id == "rare"
+        edited = MemoryState(kind=MemoryKind.FACT, text="The old quarter is quiet.")
+        with store.write() as tx:
+            tx.memories.apply(A, [MemoryChange("rare", Op.EDIT, edited, USER, base_version=1)])
+        hits = store.text_search(A, ItemType.MEMORY, ["alfama"], MemoryFilter(), 3)
+        assert hits == []
+
     def test_vectors_queue_and_nearest_search(self, store: Store) -> None:
         self.seed(store, count=2)
         for n in range(3):

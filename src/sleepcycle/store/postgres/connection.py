@@ -1,5 +1,9 @@
 """A psycopg connection that the SQL repositories can use as they use sqlite3's: ``?``
-placeholders (rewritten to psycopg's ``%s``), rows read by column name or position."""
+placeholders (rewritten to psycopg's ``%s``), rows read by column name or position.
+
+PostgreSQL text cannot hold NUL (U+0000); SQLite's can. A value with one is refused before it
+is sent, with a one-line error that says so, instead of PostgreSQL's own error deep in a write.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import RowMaker
+
+from ...errors import InputError
 
 __all__ = ["PgConnection", "PgRow", "translate"]
 
@@ -59,6 +65,17 @@ def translate(sql: str) -> str:
     return "".join(out)
 
 
+def _checked(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    for value in values:
+        if isinstance(value, str) and "\x00" in value:
+            shown = value.split("\x00", 1)[0][-30:]
+            raise InputError(
+                f"text after {shown!r} holds a NUL character (U+0000), which PostgreSQL "
+                "cannot store; remove it from the input (the SQLite store accepts it)"
+            )
+    return values
+
+
 class PgConnection:
     """One psycopg connection, with sqlite3's calling convention."""
 
@@ -68,7 +85,7 @@ class PgConnection:
 
     def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[Any]:
         cursor = self.raw.cursor()
-        values = tuple(parameters)
+        values = _checked(tuple(parameters))
         if values:
             cursor.execute(translate(sql), values, prepare=False)
         else:  # no parameters: psycopg sends the text as it is, '%' included
@@ -77,7 +94,7 @@ class PgConnection:
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Any]:
         cursor = self.raw.cursor()
-        cursor.executemany(translate(sql), [tuple(p) for p in parameters])
+        cursor.executemany(translate(sql), [_checked(tuple(p)) for p in parameters])
         return cursor
 
     def script(self, statements: Iterable[str]) -> None:

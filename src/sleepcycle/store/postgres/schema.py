@@ -1,8 +1,13 @@
 """The PostgreSQL schema: the SQLite store's tables, column for column, so the same
 repositories read and write both; what differs is where PostgreSQL has its own tools.
 
-- Full text: a generated ``tsvector`` column per searchable table (English stemming, GIN
-  index) instead of FTS5 tables kept by triggers.
+- Full text: a generated ``tsvector`` column per searchable table (English stemming)
+  instead of FTS5 tables kept by triggers. BM25 needs what FTS5 keeps inside its
+  index: per agent and table, how many rows there are and their total length
+  (``fts_docs``), in how many rows each lexeme occurs (``fts_terms``), and each row's
+  lexemes with their frequency and the row's length (``fts_postings``, an inverted index
+  read by index-only scans). Statement-level triggers keep all three in the writing
+  transaction, so they are never out of step with the rows.
 - Vectors: pgvector's ``vector`` column; an HNSW index per embedding model is made when that
   model's first vectors are stored (``embeddings_hnsw_<hash>``, cosine), since one column holds
   vectors of several models and dimensions.
@@ -325,7 +330,98 @@ CREATE TRIGGER memories_embedding_queue_update AFTER UPDATE OF text ON memories
     EXECUTE FUNCTION sleepcycle_queue_embedding('memory');
 """
 
-MIGRATIONS: list[tuple[str, str]] = [("0001_initial", _INITIAL)]
+_BM25 = f"""
+CREATE FUNCTION sleepcycle_tokens(tsvector) RETURNS integer LANGUAGE sql IMMUTABLE STRICT
+    PARALLEL SAFE AS $$ SELECT coalesce(sum(cardinality(positions)), 0)::integer FROM unnest($1) $$;
+
+CREATE TABLE fts_docs (
+    agent {_T} NOT NULL,
+    item_type {_T} NOT NULL,
+    docs BIGINT NOT NULL,
+    tokens BIGINT NOT NULL,
+    PRIMARY KEY (agent, item_type)
+);
+CREATE TABLE fts_terms (
+    agent {_T} NOT NULL,
+    item_type {_T} NOT NULL,
+    lexeme {_T} NOT NULL,
+    df BIGINT NOT NULL,
+    PRIMARY KEY (agent, item_type, lexeme)
+);
+-- One row per lexeme of each row: read by an index-only scan, BM25 needs nothing else.
+CREATE TABLE fts_postings (
+    agent {_T} NOT NULL,
+    item_type {_T} NOT NULL,
+    lexeme {_T} NOT NULL,
+    seq BIGINT NOT NULL,
+    tf REAL NOT NULL,
+    len INTEGER NOT NULL,
+    PRIMARY KEY (agent, item_type, lexeme, seq) INCLUDE (tf, len)
+);
+
+-- What a statement added (sign +1) and took away (-1). The agent's fts_docs row is taken
+-- first: it orders every writer of that agent's counts, so two never deadlock on lexemes.
+-- A lexeme's frequency is its number of positions; a name (weight B) counts half.
+CREATE FUNCTION sleepcycle_fts_add(kind text, seqs bigint[], agents text[],
+        vectors tsvector[], signs integer[]) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO fts_docs AS d (agent, item_type, docs, tokens)
+        SELECT x.agent, kind, sum(x.sign), sum(x.sign * sleepcycle_tokens(x.fts))
+        FROM unnest(agents, vectors, signs) AS x (agent, fts, sign)
+        GROUP BY x.agent ORDER BY x.agent
+        ON CONFLICT (agent, item_type)
+        DO UPDATE SET docs = d.docs + excluded.docs, tokens = d.tokens + excluded.tokens;
+    INSERT INTO fts_terms AS t (agent, item_type, lexeme, df)
+        SELECT x.agent, kind, u.lexeme, sum(x.sign)
+        FROM unnest(agents, vectors, signs) AS x (agent, fts, sign), unnest(x.fts) u
+        GROUP BY x.agent, u.lexeme ORDER BY x.agent, u.lexeme
+        ON CONFLICT (agent, item_type, lexeme) DO UPDATE SET df = t.df + excluded.df;
+    DELETE FROM fts_postings p
+        USING unnest(agents, seqs, vectors, signs) AS x (agent, seq, fts, sign), unnest(x.fts) u
+        WHERE x.sign < 0 AND p.agent = x.agent AND p.item_type = kind
+        AND p.lexeme = u.lexeme AND p.seq = x.seq;
+    INSERT INTO fts_postings (agent, item_type, lexeme, seq, tf, len)
+        SELECT x.agent, kind, u.lexeme, x.seq,
+            cardinality(u.positions) - 0.5 * cardinality(array_positions(u.weights, 'B')),
+            sleepcycle_tokens(x.fts)
+        FROM unnest(agents, seqs, vectors, signs) AS x (agent, seq, fts, sign), unnest(x.fts) u
+        WHERE x.sign > 0;
+$$;
+
+CREATE FUNCTION sleepcycle_fts_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM sleepcycle_fts_add(TG_ARGV[0], array_agg(seq), array_agg(agent),
+            array_agg(fts), array_agg(1)) FROM new_rows HAVING count(*) > 0;
+    ELSE
+        PERFORM sleepcycle_fts_add(TG_ARGV[0], array_agg(x.seq), array_agg(x.agent),
+            array_agg(x.fts), array_agg(x.sign)) FROM (
+                SELECT o.seq, o.agent, o.fts, -1 AS sign
+                FROM new_rows n JOIN old_rows o USING (seq) WHERE n.fts IS DISTINCT FROM o.fts
+                UNION ALL
+                SELECT n.seq, n.agent, n.fts, 1
+                FROM new_rows n JOIN old_rows o USING (seq) WHERE n.fts IS DISTINCT FROM o.fts
+            ) x HAVING count(*) > 0;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sleepcycle_fts_count('memory');
+CREATE TRIGGER memories_fts_update AFTER UPDATE ON memories
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sleepcycle_fts_count('memory');
+CREATE TRIGGER episodes_fts_insert AFTER INSERT ON episodes REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sleepcycle_fts_count('episode');
+
+SELECT sleepcycle_fts_add('memory', array_agg(seq), array_agg(agent), array_agg(fts),
+    array_agg(1)) FROM memories HAVING count(*) > 0;
+SELECT sleepcycle_fts_add('episode', array_agg(seq), array_agg(agent), array_agg(fts),
+    array_agg(1)) FROM episodes HAVING count(*) > 0;
+DROP INDEX memories_fts;
+DROP INDEX episodes_fts;
+"""
+
+MIGRATIONS: list[tuple[str, str]] = [("0001_initial", _INITIAL), ("0002_bm25", _BM25)]
 
 _LOCK = 7_413_220_501  # advisory lock key: one migrator at a time
 

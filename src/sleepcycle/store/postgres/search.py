@@ -1,10 +1,15 @@
 """Full-text and vector search on PostgreSQL.
 
-Text: the query terms OR'ed as ``plainto_tsquery('english', term)`` each, ranked by
-``ts_rank_cd`` over the generated ``fts`` column (episodes weigh the speaker's name as half
-the content, as on SQLite). ``ts_rank_cd`` is cover density, not BM25: it has no inverse
-document frequency, so a rare term does not outweigh a common one the way it does in FTS5
-(see docs/design/postgres.md).
+Text: BM25 (k1 1.2, b 0.75, as FTS5) from the agent's own counts, which triggers keep in
+``fts_docs`` (rows, tokens), ``fts_terms`` (rows per lexeme) and ``fts_postings`` (each row's
+lexemes with their frequency and the row's length). The query's lexemes are PostgreSQL's
+English ``to_tsvector`` of its terms (a row matches when it has any of them); their postings
+are read by an index-only scan and summed per row, so a query costs the postings of its own
+terms, not a pass over every matching row. As on SQLite, the best ``limit * 4`` are filtered
+(status, kind, session ...) and, when that leaves fewer than ``limit``, the filtered rows
+are ranked exactly. The inverse document frequency is Lucene's
+``ln(1 + (N - df + 0.5) / (df + 0.5))``, which stays positive for a term in most rows where
+FTS5's goes to a floor (see docs/design/postgres.md).
 
 Vectors: cosine distance (``<=>``) on pgvector, through the per-model HNSW index (iterative
 scans, so a filter that removes most rows still fills ``limit``); the score is the cosine.
@@ -29,6 +34,11 @@ def _table(item_type: ItemType) -> str:
     return "memories" if item_type is ItemType.MEMORY else "episodes"
 
 
+_K1 = 1.2
+_B = 0.75
+_OVERFETCH = 4
+
+
 def text_search(
     conn: PgConnection,
     agent: str,
@@ -40,15 +50,34 @@ def text_search(
     terms = [t for t in terms if t.strip()]
     if not terms or limit <= 0:
         return []
-    query = " || ".join("plainto_tsquery('english', ?)" for _ in terms)
     fragment, args = where.sql("t")
+    kind = item_type.value
+    scored = (
+        "WITH s AS (SELECT docs, tokens::float8 / greatest(docs, 1) AS avglen FROM fts_docs "
+        "WHERE agent = ? AND item_type = ?), "
+        "w AS MATERIALIZED (SELECT q.lexeme, ln(1 + (s.docs - coalesce(d.df, 0) + 0.5) "
+        "/ (coalesce(d.df, 0) + 0.5)) AS idf "
+        "FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', ?))) q CROSS JOIN s "
+        "LEFT JOIN fts_terms d ON d.agent = ? AND d.item_type = ? AND d.lexeme = q.lexeme), "
+        "r AS (SELECT p.seq, sum(w.idf * p.tf * ? / (p.tf + ? * (? + ? * p.len / s.avglen))) "
+        "AS score FROM w JOIN fts_postings p ON p.agent = ? AND p.item_type = ? "
+        "AND p.lexeme = w.lexeme CROSS JOIN s GROUP BY p.seq"
+    )
+    stats = (agent, kind, " ".join(terms), agent, kind, _K1 + 1, _K1, 1 - _B, _B, agent, kind)
+    table = _table(item_type)
+    fetch = limit * _OVERFETCH
     rows = conn.execute(
-        f"WITH q AS (SELECT {query} AS query) "
-        "SELECT t.seq, ts_rank_cd('{0.1, 0.2, 0.5, 1.0}', t.fts, q.query) AS score "
-        f"FROM {_table(item_type)} t, q WHERE t.fts @@ q.query AND t.agent = ? AND {fragment} "
-        "ORDER BY score DESC, t.seq LIMIT ?",
-        (*terms, agent, *args, limit),
+        f"{scored} ORDER BY score DESC, p.seq LIMIT ?) "
+        f"SELECT t.seq, r.score FROM r JOIN {table} t ON t.seq = r.seq "
+        f"WHERE {fragment} ORDER BY r.score DESC, t.seq LIMIT ?",
+        (*stats, fetch, *args, limit),
     ).fetchall()
+    if len(rows) < limit:  # the filter left too few of the best: rank the filtered rows
+        rows = conn.execute(
+            f"{scored}) SELECT t.seq, r.score FROM r JOIN {table} t ON t.seq = r.seq "
+            f"WHERE {fragment} ORDER BY r.score DESC, t.seq LIMIT ?",
+            (*stats, *args, limit),
+        ).fetchall()
     return [(int(row[0]), float(row[1])) for row in rows]
 
 

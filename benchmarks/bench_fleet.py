@@ -71,8 +71,9 @@ def _config(delay_ms: int, concurrency: int) -> str:
 def _fill(home: Path, url: str, agents: int, episodes: int) -> None:
     import sleepcycle  # noqa: PLC0415
 
-    for i in range(agents):
-        with sleepcycle.open(home, f"agent-{i:04d}", store=url) as mind:
+    with sleepcycle.open(home, "agent-0000", store=url) as first:
+        for i in range(agents):
+            mind = first.for_agent(f"agent-{i:04d}")
             # the agent's name makes its prompts its own, so a repeated request is a repeat
             mind.record("user", f"I am agent {i} and I live in Lisbon with my dog.")
             for j in range(episodes - 1):
@@ -108,8 +109,9 @@ def _check(home: Path, url: str, agents: int, killed_pid: int | None) -> dict[st
     import sleepcycle  # noqa: PLC0415
 
     not_once = lost = duplicates = recorded = 0
-    for i in range(agents):
-        with sleepcycle.open(home, f"agent-{i:04d}", store=url) as mind:
+    with sleepcycle.open(home, "agent-0000", store=url) as first:
+        minds = [first.for_agent(f"agent-{i:04d}") for i in range(agents)]
+        for i, mind in enumerate(minds):
             sleeps = mind.sleeps()
             outcomes = [str(s.outcome) for s in sleeps]
             if outcomes != ["done"]:

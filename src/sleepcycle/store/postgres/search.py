@@ -7,9 +7,9 @@ English ``to_tsvector`` of its terms (a row matches when it has any of them); th
 are read by an index-only scan and summed per row, so a query costs the postings of its own
 terms, not a pass over every matching row. As on SQLite, the best ``limit * 4`` are filtered
 (status, kind, session ...) and, when that leaves fewer than ``limit``, the filtered rows
-are ranked exactly. The inverse document frequency is Lucene's
-``ln(1 + (N - df + 0.5) / (df + 0.5))``, which stays positive for a term in most rows where
-FTS5's goes to a floor (see docs/design/postgres.md).
+are ranked exactly. The inverse document frequency is FTS5's,
+``ln((N - df + 0.5) / (df + 0.5))`` with a floor of 1e-6, so a term in more than half the
+agent's rows counts next to nothing, as on SQLite (see docs/design/postgres.md).
 
 Vectors: cosine distance (``<=>``) on pgvector, through the per-model HNSW index (iterative
 scans, so a filter that removes most rows still fills ``limit``); the score is the cosine.
@@ -55,8 +55,8 @@ def text_search(
     scored = (
         "WITH s AS (SELECT docs, tokens::float8 / greatest(docs, 1) AS avglen FROM fts_docs "
         "WHERE agent = ? AND item_type = ?), "
-        "w AS MATERIALIZED (SELECT q.lexeme, ln(1 + (s.docs - coalesce(d.df, 0) + 0.5) "
-        "/ (coalesce(d.df, 0) + 0.5)) AS idf "
+        "w AS MATERIALIZED (SELECT q.lexeme, greatest(ln((s.docs - coalesce(d.df, 0) + 0.5) "
+        "/ (coalesce(d.df, 0) + 0.5)), 1e-6) AS idf "
         "FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', ?))) q CROSS JOIN s "
         "LEFT JOIN fts_terms d ON d.agent = ? AND d.item_type = ? AND d.lexeme = q.lexeme), "
         "r AS (SELECT p.seq, sum(w.idf * p.tf * ? / (p.tf + ? * (? + ? * p.len / s.avglen))) "

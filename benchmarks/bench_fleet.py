@@ -13,10 +13,10 @@ recover its nights. Then, for every run: every night done exactly once (one slee
 done), episodes lost (unconsolidated at the end), duplicate memories (the same text twice for
 one agent), and model calls asked again: the fake engine logs each call with its request's
 hash and the asking process, so the calls made are counted against the replies the store
-recorded, and a request that the killed worker asked and another worker asked again is
-counted too (dreamer and verifier prompts hold the agent's own episodes, so only the
-recovery asks one twice; a reply
-that reached the killed worker but was not yet recorded died with it). Results go to the ``fleet``
+recorded (a reply that reached the killed worker but was not yet recorded died with it, and
+shows as made, not recorded), and requests that the killed worker and another both asked are
+counted too (an upper bound on the recovery's asking again: prompts for clusters without an
+agent's first episode can be alike across agents). Results go to the ``fleet``
 section of ``docs/benchmarks.md``.
 """
 
@@ -92,9 +92,9 @@ def _status(home: Path, env: dict[str, str]) -> dict[str, int]:
 
 
 def _asked_again(log: Path, killed_pid: int | None) -> int:
-    """Dreamer and verifier requests the killed worker asked that another worker asked again
-    (those prompts hold the agent's own episodes, so only the recovery of the killed worker's
-    night asks one of them again; the persona and wake prompts can be alike across agents)."""
+    """Dreamer and verifier requests that the killed worker and another worker both asked:
+    the recovery of its night asking again, or two agents whose prompts are alike (the persona
+    and wake prompts, always alike across agents, are left out)."""
     askers: dict[str, set[str]] = {}
     for line in log.read_text().splitlines():
         model, digest, pid = line.split("\t")

@@ -333,6 +333,28 @@ class StoreContract:
         hits = store.text_search(A, ItemType.MEMORY, ["alfama"], MemoryFilter(), 3)
         assert hits == []
 
+    def test_text_search_fills_limit_when_the_filter_removes_the_best(self, store: Store) -> None:
+        self.seed(store, count=1)
+        for n in range(12):
+            add_memory(store, A, f"short-{n}", f"Tea {n}.")
+        with store.write() as tx:
+            gone = [
+                MemoryChange(
+                    f"short-{n}",
+                    Op.RETRACT,
+                    store.memories.get(A, f"short-{n}").state.but(status=MemoryStatus.RETRACTED),
+                    USER,
+                    base_version=1,
+                )
+                for n in range(12)
+            ]
+            tx.memories.apply(A, gone)
+        for n in range(3):
+            add_memory(store, A, f"long-{n}", f"On day {n} Alice made a large pot of tea for all.")
+        hits = store.text_search(A, ItemType.MEMORY, ["tea"], MemoryFilter(), 2)
+        found = store.memories.by_seq([seq for seq, _ in hits])
+        assert len(hits) == 2 and all(found[s].id.startswith("long-") for s, _ in hits)
+
     def test_vectors_queue_and_nearest_search(self, store: Store) -> None:
         self.seed(store, count=2)
         for n in range(3):

@@ -68,11 +68,12 @@ def text_search(
     fetch = limit * _OVERFETCH
     rows = conn.execute(
         f"{scored} ORDER BY score DESC, p.seq LIMIT ?) "
-        f"SELECT t.seq, r.score FROM r JOIN {table} t ON t.seq = r.seq "
-        f"WHERE {fragment} ORDER BY r.score DESC, t.seq LIMIT ?",
+        f"SELECT t.seq, r.score, (SELECT count(*) FROM r) FROM r JOIN {table} t "
+        f"ON t.seq = r.seq WHERE {fragment} ORDER BY r.score DESC, t.seq LIMIT ?",
         (*stats, fetch, *args, limit),
     ).fetchall()
-    if len(rows) < limit:  # the filter left too few of the best: rank the filtered rows
+    # The filter left too few of the best `fetch`, and more rows matched: rank the filtered.
+    if len(rows) < limit and (not rows or rows[0][2] >= fetch):
         rows = conn.execute(
             f"{scored}) SELECT t.seq, r.score FROM r JOIN {table} t ON t.seq = r.seq "
             f"WHERE {fragment} ORDER BY r.score DESC, t.seq LIMIT ?",

@@ -113,7 +113,6 @@ def export_memories(cache: Path, size: int, seed: int, queries: int) -> Path:
     np.save(out / "vectors.npy", vectors)
     np.save(out / "qvectors.npy", qvectors)
     np.save(out / "truth.npy", truth)
-    (out / "home").write_text(str(home))
     (out / "done").write_text("")
     return out
 

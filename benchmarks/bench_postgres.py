@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -148,19 +149,14 @@ def load_postgres(url: str, sqlite_db: Path, size: int, agents: int, seed: int) 
     model, dim = source.execute(
         "SELECT model, length(vector) / 4 FROM embeddings LIMIT 1"
     ).fetchone()
-    vectors = {
-        seq: np.frombuffer(raw, dtype=np.float32)
-        for seq, raw in source.execute(
-            "SELECT item_seq, vector FROM embeddings WHERE item_type = 'memory' AND model = ?",
-            (model,),
-        )
-    }
-    hashes = dict(
-        source.execute(
-            "SELECT item_seq, text_hash FROM embeddings WHERE item_type = 'memory' AND model = ?",
-            (model,),
-        ).fetchall()
-    )
+    vectors: dict[int, F32] = {}
+    hashes: dict[int, str] = {}
+    for seq, digest, raw in source.execute(
+        "SELECT item_seq, text_hash, vector FROM embeddings "
+        "WHERE item_type = 'memory' AND model = ?",
+        (model,),
+    ):
+        vectors[seq], hashes[seq] = np.frombuffer(raw, dtype=np.float32), digest
     source.close()
     if len(rows) != size or len(vectors) != size:
         raise SystemExit(f"{sqlite_db} holds {len(rows)} memories, {len(vectors)} vectors")
@@ -303,10 +299,7 @@ def locomo(
     results: dict[str, dict[str, Scores]] = {}
     for name in ("sqlite", "postgres"):
         home = cache / f"bench-postgres-locomo-{name}"
-        if home.exists():
-            import shutil  # noqa: PLC0415
-
-            shutil.rmtree(home)
+        shutil.rmtree(home, ignore_errors=True)
         url = create_database(server_uri, "locomo", fresh=True)[0] if name == "postgres" else None
         log(f"locomo on {name}: ingesting {len(conversations)} conversations")
         with sleepcycle.open(

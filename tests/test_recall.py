@@ -22,7 +22,8 @@ from sleepcycle import (
     changes,
 )
 from sleepcycle.recall import query_terms
-from sleepcycle.store.vectors import VectorFilter, VectorIndex
+from sleepcycle.store.columns import RowFilter
+from sleepcycle.store.vectors import VectorIndex
 
 BOTH_STORES = True  # every test here runs on SQLite and on PostgreSQL (conftest.py)
 
@@ -213,7 +214,7 @@ def test_prefiltered_search_agrees_with_exact_search() -> None:
     for q in range(50):
         query = vectors[q] + 0.3 * rng.standard_normal(64).astype(np.float32)
         query /= np.linalg.norm(query)
-        where = VectorFilter(kinds=(1,))
+        where = RowFilter(kinds=(1,))
         a = [i for i, _ in exact.search(query, where, 10)]
         b = [i for i, _ in approx.search(query, where, 10)]
         assert all(i % 3 == 1 for i in a + b)

@@ -148,7 +148,7 @@ def test_an_older_store_is_migrated_when_it_opens(tmp_path: Path) -> None:
     Store.open(tmp_path / "s.db").close()
     conn = sqlite3.connect(tmp_path / "s.db")
     names = [row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY id")]
-    assert names == ["0001_initial", "0002_review_queue", "0003_adapters"]
+    assert names == ["0001_initial", "0002_review_queue", "0003_adapters", "0004_memory_rev"]
     assert columns(conn, "review_queue") and columns(conn, "adapter_activations")
     assert conn.execute("SELECT id FROM agents").fetchall() == [("maya",)]
     conn.close()

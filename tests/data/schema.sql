@@ -32,6 +32,9 @@ CREATE INDEX memories_agent_rev ON memories (agent, rev);
 -- index memories_agent_status
 CREATE INDEX memories_agent_status ON memories (agent, status, kind);
 
+-- index memories_rev
+CREATE INDEX memories_rev ON memories (rev);
+
 -- index memory_versions_sleep
 CREATE INDEX memory_versions_sleep ON memory_versions (sleep_id) WHERE sleep_id IS NOT NULL;
 

@@ -13,23 +13,15 @@ import numpy as np
 
 from ..records import ItemType, MemoryKind, MemoryStatus, Role, episode_text
 from .codec import text_hash
+from .columns import KIND_CODES, ROLE_CODES, STATUS_CODES
 from .contract import Pending
 from .sql import Connection
 from .vectors import VectorIndex
 
-__all__ = [
-    "KIND_CODES",
-    "ROLE_CODES",
-    "STATUS_CODES",
-    "EmbeddingRepo",
-    "Pending",
-]
+__all__ = ["EPOCH", "EmbeddingRepo", "Pending"]
 
-KIND_CODES = {k: i for i, k in enumerate(MemoryKind)}
-STATUS_CODES = {s: i for i, s in enumerate(MemoryStatus)}
-ROLE_CODES = {r: i for i, r in enumerate(Role)}
-
-_EPOCH = "(julianday({}) - 2440587.5) * 86400.0"
+# A stored time as Unix seconds, in SQL (the filter columns compare floats).
+EPOCH = "(julianday({}) - 2440587.5) * 86400.0"
 _FEED_LIMIT = 20_000
 
 
@@ -143,8 +135,8 @@ class EmbeddingRepo:
 
     def _sync_memory_filters(self, index: VectorIndex, agent: str) -> None:
         rows = self.conn.execute(
-            f"SELECT seq, kind, status, {_EPOCH.format('valid_from')}, "
-            f"{_EPOCH.format('valid_to')}, rev FROM memories WHERE agent = ? AND rev > ? "
+            f"SELECT seq, kind, status, {EPOCH.format('valid_from')}, "
+            f"{EPOCH.format('valid_to')}, rev FROM memories WHERE agent = ? AND rev > ? "
             "ORDER BY rev",
             (agent, index.meta_mark),
         ).fetchall()
@@ -163,8 +155,8 @@ class EmbeddingRepo:
         if item_type is ItemType.MEMORY:
             sql = (
                 f"SELECT e.seq, e.item_seq, e.vector, m.kind, m.status, "
-                f"{_EPOCH.format('m.valid_from')}, "
-                f"{_EPOCH.format('m.valid_to')} "
+                f"{EPOCH.format('m.valid_from')}, "
+                f"{EPOCH.format('m.valid_to')} "
                 "FROM embeddings e JOIN memories m ON m.seq = e.item_seq "
                 "WHERE e.agent = ? AND e.item_type = 'memory' AND e.model = ? AND e.seq > ? "
                 "ORDER BY e.seq LIMIT ?"
@@ -172,8 +164,8 @@ class EmbeddingRepo:
         else:
             sql = (
                 f"SELECT e.seq, e.item_seq, e.vector, ep.role, ep.session, "
-                f"{_EPOCH.format('ep.time')}, "
-                f"{_EPOCH.format('ep.time')} "
+                f"{EPOCH.format('ep.time')}, "
+                f"{EPOCH.format('ep.time')} "
                 "FROM embeddings e JOIN episodes ep ON ep.seq = e.item_seq "
                 "WHERE e.agent = ? AND e.item_type = 'episode' AND e.model = ? AND e.seq > ? "
                 "ORDER BY e.seq LIMIT ?"
@@ -188,7 +180,7 @@ class EmbeddingRepo:
             statuses = [STATUS_CODES[MemoryStatus(r[4])] for r in rows]
         else:
             kinds = [ROLE_CODES[Role(r[3])] for r in rows]
-            statuses = [index.label(r[4]) for r in rows]
+            statuses = [index.columns.label(r[4]) for r in rows]
         index.upsert(
             [r[1] for r in rows],
             vectors,

@@ -385,10 +385,16 @@ END;
 """
 
 
+def m0004_memory_rev(conn: sqlite3.Connection) -> None:
+    """An index on the memory change counter across agents: the text index's change feed."""
+    _run(conn, "CREATE INDEX memories_rev ON memories (rev);")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", m0001_initial),
     ("0002_review_queue", m0002_review_queue),
     ("0003_adapters", m0003_adapters),
+    ("0004_memory_rev", m0004_memory_rev),
 ]
 
 

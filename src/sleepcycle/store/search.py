@@ -1,21 +1,43 @@
-"""Full-text search with SQLite FTS5 and BM25 ranking.
+"""Full-text search with BM25 ranking: FTS5's, through an in-memory index of its tokens.
 
-FTS5 ranks every row that matches any query term. Joining each of those rows to its table to
-apply the agent and status filters doubled the cost at 100k memories, so the search first takes
-the best ``limit * 4`` matches from the FTS index alone and filters only those; when the filters
-leave too few (a store shared by many agents), it ranks the filtered rows exactly instead.
+``text_search`` ranks through a ``TextIndex`` (``textindex.py``), which scores as FTS5's
+``bm25()`` does from the same tokens, kept current here from two feeds: new episodes (by
+``seq``; episodes are never changed) and changed memories (by ``rev``, the store-wide change
+counter). The FTS5 tables stay the reference and the fallback for a query the index cannot
+rank (a word FTS5 reads as a phrase).
+
+FTS5 itself ranks every row that matches any query term. Joining each of those rows to its
+table to apply the agent and status filters doubled the cost at 100k memories, so the FTS5
+path first takes the best ``limit * 4`` matches from the FTS index alone and filters only
+those; when the filters leave too few (a store shared by many agents), it ranks the filtered
+rows exactly instead.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+from ..records import ItemType, MemoryKind, MemoryStatus, Role
+from .columns import KIND_CODES, ROLE_CODES, STATUS_CODES, row_filter
+from .embeddings import EPOCH
 from .filters import EpisodeFilter, MemoryFilter
 from .sql import Connection
+from .textindex import Document, TextIndex
 
-__all__ = ["match_expression", "search_episodes", "search_memories"]
+__all__ = [
+    "match_expression",
+    "new_text_index",
+    "search_episodes",
+    "search_memories",
+    "sync_text_index",
+    "text_index_search",
+]
 
 _OVERFETCH = 4
+_FEED_LIMIT = 20_000
+# bm25() column weights of each FTS5 table: episodes weigh the speaker's name half
+WEIGHTS = {ItemType.MEMORY: (1.0,), ItemType.EPISODE: (0.5, 1.0)}
 
 
 def match_expression(terms: Sequence[str]) -> str:
@@ -72,3 +94,70 @@ def search_episodes(
     """(episode seq, BM25 score, higher is better) of the best matches; the speaker's name
     weighs half as much as the content."""
     return _search(conn, "episodes", ", 0.5, 1.0", agent, terms, where, limit)
+
+
+def new_text_index(item_type: ItemType) -> TextIndex:
+    return TextIndex(WEIGHTS[item_type])
+
+
+def sync_text_index(conn: Connection, index: TextIndex, item_type: ItemType) -> None:
+    """Bring ``index`` up to date with every committed row. Call with ``index.lock`` held."""
+    while _apply_feed(conn, index, item_type) == _FEED_LIMIT:
+        pass
+
+
+def _apply_feed(conn: Connection, index: TextIndex, item_type: ItemType) -> int:
+    if item_type is ItemType.MEMORY:
+        rows = conn.execute(
+            f"SELECT seq, agent, text, kind, status, {EPOCH.format('valid_from')}, "
+            f"{EPOCH.format('valid_to')}, rev FROM memories WHERE rev > ? ORDER BY rev LIMIT ?",
+            (index.mark, _FEED_LIMIT),
+        ).fetchall()
+        documents = [
+            Document(
+                r[0],
+                r[1],
+                KIND_CODES[MemoryKind(r[3])],
+                STATUS_CODES[MemoryStatus(r[4])],
+                -math.inf if r[5] is None else r[5],
+                math.inf if r[6] is None else r[6],
+                (r[2],),
+            )
+            for r in rows
+        ]
+    else:
+        rows = conn.execute(
+            f"SELECT seq, agent, name, content, role, session, {EPOCH.format('time')} "
+            "FROM episodes WHERE seq > ? ORDER BY seq LIMIT ?",
+            (index.mark, _FEED_LIMIT),
+        ).fetchall()
+        label = index.columns.label
+        documents = [
+            Document(r[0], r[1], ROLE_CODES[Role(r[4])], label(r[5]), r[6], r[6], (r[2], r[3]))
+            for r in rows
+        ]
+    if not rows:
+        return 0
+    index.upsert(documents)
+    index.mark = rows[-1][-1] if item_type is ItemType.MEMORY else rows[-1][0]
+    return len(rows)
+
+
+def text_index_search(
+    conn: Connection,
+    index: TextIndex,
+    item_type: ItemType,
+    agent: str,
+    words: Sequence[str],
+    where: MemoryFilter | EpisodeFilter,
+    limit: int,
+) -> list[tuple[int, float]]:
+    """``search_memories`` / ``search_episodes`` through ``index``: the same ranking."""
+    with index.lock:
+        terms = index.terms(words)
+        if terms is None:  # a word FTS5 reads as a phrase: FTS5 ranks it
+            if isinstance(where, MemoryFilter):
+                return search_memories(conn, agent, words, where, limit)
+            return search_episodes(conn, agent, words, where, limit)
+        sync_text_index(conn, index, item_type)
+        return index.search(agent, terms, row_filter(where, index.columns), limit)

@@ -30,8 +30,9 @@ from ..records import ItemType
 from ..times import format_time, now
 from .adapters import AdapterRepo
 from .calls import CallRepo
+from .columns import row_filter
 from .contract import Store
-from .embeddings import KIND_CODES, ROLE_CODES, STATUS_CODES, EmbeddingRepo
+from .embeddings import EmbeddingRepo
 from .episodes import EpisodeRepo
 from .filters import EpisodeFilter, MemoryFilter
 from .journal import JournalRepo
@@ -41,11 +42,12 @@ from .migrations import apply_migrations
 from .persona import PersonaRepo
 from .registry import StoreKind
 from .review import ReviewRepo
-from .search import search_episodes, search_memories
+from .search import new_text_index, text_index_search
 from .sleeps import SleepRepo
 from .sql import Connection
+from .textindex import TextIndex
 from .thoughts import ThoughtRepo
-from .vectors import VectorFilter, VectorIndex
+from .vectors import VectorIndex
 
 __all__ = ["STORE", "SqliteStore", "SqliteTx", "sqlite_path"]
 
@@ -213,6 +215,7 @@ class SqliteStore(Store):
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._indexes: dict[tuple[str, ItemType, str], VectorIndex] = {}
+        self._text_indexes: dict[ItemType, TextIndex] = {}
         self._indexes_lock = threading.Lock()
         _check_path(path)
         self._writer = _connect(path, read_only=False)
@@ -234,6 +237,8 @@ class SqliteStore(Store):
                 self._pool.shutdown(wait=True)
                 self._pool = None
         self._checkpointer.close()
+        for index in self._text_indexes.values():
+            index.close()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
@@ -345,11 +350,13 @@ class SqliteStore(Store):
         limit: int,
     ) -> list[tuple[int, float]]:
         """(item seq, BM25 score) of the best full-text matches for any of ``terms``."""
-        if item_type is ItemType.MEMORY:
-            assert isinstance(where, MemoryFilter)
-            return search_memories(self._reader(), agent, terms, where, limit)
-        assert isinstance(where, EpisodeFilter)
-        return search_episodes(self._reader(), agent, terms, where, limit)
+        if not terms or limit <= 0:
+            return []
+        with self._indexes_lock:
+            index = self._text_indexes.get(item_type)
+            if index is None:
+                index = self._text_indexes[item_type] = new_text_index(item_type)
+        return text_index_search(self._reader(), index, item_type, agent, terms, where, limit)
 
     def vector_search(
         self,
@@ -369,26 +376,7 @@ class SqliteStore(Store):
                 self._indexes[key] = index
         with index.lock:
             self.embeddings.sync(index, agent, item_type, model)
-            return index.search(query, _vector_filter(where, index), limit)
-
-
-def _vector_filter(where: MemoryFilter | EpisodeFilter, index: VectorIndex) -> VectorFilter:
-    since = where.since.timestamp() if where.since is not None else None
-    until = where.until.timestamp() if where.until is not None else None
-    if isinstance(where, MemoryFilter):
-        return VectorFilter(
-            kinds=tuple(KIND_CODES[k] for k in where.kinds),
-            statuses=tuple(STATUS_CODES[s] for s in where.statuses),
-            since=since,
-            until=until,
-        )
-    # Episodes are points in time: [time, time] overlaps [since, until) when since <= time.
-    return VectorFilter(
-        kinds=tuple(ROLE_CODES[r] for r in where.roles),
-        statuses=tuple(index.labels.get(s, -1) for s in where.sessions),
-        since=None if since is None else np.nextafter(since, -np.inf),
-        until=until,
-    )
+            return index.search(query, row_filter(where, index.columns), limit)
 
 
 def _open(url: str, options: Mapping[str, int]) -> SqliteStore:

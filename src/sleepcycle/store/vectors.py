@@ -17,28 +17,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["VectorFilter", "VectorIndex"]
+from .columns import FilterColumns, RowFilter
+
+__all__ = ["VectorIndex"]
 
 F32 = NDArray[np.float32]
 _FAR = np.iinfo(np.int16).max
-
-
-@dataclass(frozen=True, slots=True)
-class VectorFilter:
-    """Rows to keep: codes of allowed kinds and statuses (empty = any) and a time window.
-
-    A row passes the window when its interval [start, end] overlaps [since, until). For
-    episodes the kind column holds the role and the status column the session."""
-
-    kinds: tuple[int, ...] = ()
-    statuses: tuple[int, ...] = ()
-    since: float | None = None
-    until: float | None = None
 
 
 def _sign_words(rows: F32) -> NDArray[np.uint64]:
@@ -60,24 +48,16 @@ class VectorIndex:
         self.lock = threading.Lock()
         self.vector_mark = 0  # highest embedding seq loaded
         self.meta_mark = 0  # highest change counter seen for filter columns
-        self.labels: dict[str, int] = {}  # episode sessions, stored in the status column
         self._n = 0
         self._pos: dict[int, int] = {}
         self._words = (dim + 63) // 64
         self._items = np.empty(0, np.int64)
         self._matrix = np.empty((0, dim), np.float32)
         self._codes = np.empty((self._words, 0), np.uint64)  # transposed: (words, rows)
-        self._kind = np.empty(0, np.int32)
-        self._status = np.empty(0, np.int32)
-        self._start = np.empty(0, np.float64)
-        self._end = np.empty(0, np.float64)
+        self.columns = FilterColumns()
 
     def __len__(self) -> int:
         return self._n
-
-    def label(self, text: str) -> int:
-        """A small integer standing for ``text`` (an episode's session) in this index."""
-        return self.labels.setdefault(text, len(self.labels))
 
     def reserve(self, rows: int) -> None:
         """Make room for ``rows`` rows in total (one allocation when the count is known)."""
@@ -92,10 +72,7 @@ class VectorIndex:
 
         self._items = moved(self._items)  # type: ignore[assignment]
         self._matrix = moved(self._matrix)  # type: ignore[assignment]
-        self._kind = moved(self._kind)  # type: ignore[assignment]
-        self._status = moved(self._status)  # type: ignore[assignment]
-        self._start = moved(self._start)  # type: ignore[assignment]
-        self._end = moved(self._end)  # type: ignore[assignment]
+        self.columns.reserve(n, rows)
         codes = np.empty((self._words, rows), np.uint64)
         codes[:, :n] = self._codes[:, :n]
         self._codes = codes
@@ -122,7 +99,7 @@ class VectorIndex:
         self._items[positions] = items
         self._matrix[positions] = vectors
         self._codes[:, positions] = _sign_words(vectors).T
-        self._set_filters(positions, kinds, statuses, starts, ends)
+        self.columns.set(positions, kinds, statuses, starts, ends)
 
     def update_filters(
         self,
@@ -138,7 +115,7 @@ class VectorIndex:
             return
         rows = np.array([i for i, _ in known])
         positions = np.array([p for _, p in known])
-        self._set_filters(
+        self.columns.set(
             positions,
             np.asarray(kinds)[rows],
             np.asarray(statuses)[rows],
@@ -146,47 +123,12 @@ class VectorIndex:
             np.asarray(ends)[rows],
         )
 
-    def _set_filters(
-        self,
-        positions: NDArray[np.int64],
-        kinds: Sequence[int] | NDArray[np.int64],
-        statuses: Sequence[int] | NDArray[np.int64],
-        starts: Sequence[float] | NDArray[np.float64],
-        ends: Sequence[float] | NDArray[np.float64],
-    ) -> None:
-        self._kind[positions] = kinds
-        self._status[positions] = statuses
-        self._start[positions] = starts
-        self._end[positions] = ends
-
-    def _mask(self, where: VectorFilter) -> NDArray[np.bool_] | None:
-        """Rows that pass ``where``; None when every row does."""
-        n = self._n
-        mask: NDArray[np.bool_] | None = None
-
-        def narrow(more: NDArray[np.bool_]) -> None:
-            nonlocal mask
-            mask = more if mask is None else mask & more
-
-        for column, allowed in ((self._kind, where.kinds), (self._status, where.statuses)):
-            if allowed:
-                codes = column[:n]
-                if len(allowed) == 1:
-                    narrow(codes == allowed[0])
-                else:
-                    narrow(np.isin(codes, allowed))
-        if where.until is not None:
-            narrow(self._start[:n] < where.until)
-        if where.since is not None:
-            narrow(self._end[:n] > where.since)
-        return mask
-
-    def search(self, query: F32, where: VectorFilter, limit: int) -> list[tuple[int, float]]:
+    def search(self, query: F32, where: RowFilter, limit: int) -> list[tuple[int, float]]:
         """(item seq, cosine) of the best ``limit`` rows that pass ``where``, best first."""
         n = self._n
         if n == 0 or limit <= 0:
             return []
-        mask = self._mask(where)
+        mask = self.columns.mask(where, slice(0, n))
         if n <= self.exact_limit:
             candidates = np.arange(n) if mask is None else np.flatnonzero(mask)
             if len(candidates) * 4 >= n:

@@ -104,6 +104,7 @@ def sync_text_index(conn: Connection, index: TextIndex, item_type: ItemType) -> 
     """Bring ``index`` up to date with every committed row. Call with ``index.lock`` held."""
     while _apply_feed(conn, index, item_type) == _FEED_LIMIT:
         pass
+    index.settle()
 
 
 def _apply_feed(conn: Connection, index: TextIndex, item_type: ItemType) -> int:

@@ -130,12 +130,13 @@ class TextIndex:
         self._alive = np.empty(0, np.bool_)
         self._live = 0
         self._tokens = 0  # total length of the live rows
-        # postings: a sorted part (term-major arrays) and, per term, rows added since
+        # postings: the merged arrays (term-major, ``_offsets`` per term id) and one small
+        # segment per batch added since (term ids sorted, searched by bisection)
         self._offsets = np.zeros(1, np.int64)
         self._post_pos = np.empty(0, np.int32)
         self._post_tf = np.empty(0, np.float32)
-        self._extra: dict[int, tuple[list[int], list[float]]] = {}
-        self._extra_count = 0
+        self._segments: list[tuple[_I32, _I32, _F32]] = []
+        self._segment_postings = 0
 
     def __len__(self) -> int:
         return self._live
@@ -146,12 +147,16 @@ class TextIndex:
     # writes -----------------------------------------------------------------------------
 
     def upsert(self, documents: Sequence[Document]) -> None:
-        """Index ``documents``, replacing any earlier version of the same item."""
+        """Index ``documents``, replacing any earlier version of the same item. Call
+        ``settle`` once a run of upserts is done."""
         if not documents:
             return
         parsed = self.tokenizer.documents([d.texts for d in documents])
         self._reserve(self._n + len(documents))
         positions = np.arange(self._n, self._n + len(documents), dtype=np.int64)
+        seg_term: list[int] = []
+        seg_pos: list[int] = []
+        seg_tf: list[float] = []
         for position, doc, (terms, length) in zip(positions, documents, parsed, strict=True):
             old = self._pos.get(doc.seq)
             if old is not None:
@@ -165,11 +170,9 @@ class TextIndex:
             self._live += 1
             self._tokens += length
             for term, tf in terms.items():
-                tid = self._terms.setdefault(term, len(self._terms))
-                rows, tfs = self._extra.setdefault(tid, ([], []))
-                rows.append(p)
-                tfs.append(tf)
-            self._extra_count += len(terms)
+                seg_term.append(self._terms.setdefault(term, len(self._terms)))
+                seg_pos.append(p)
+                seg_tf.append(tf)
         self._n += len(documents)
         self.columns.set(
             positions,
@@ -178,8 +181,17 @@ class TextIndex:
             [d.start for d in documents],
             [d.end for d in documents],
         )
-        dead = self._n - self._live
-        if self._extra_count > max(20_000, len(self._post_pos) // 8) or dead * 4 > self._n:
+        ids = np.asarray(seg_term, np.int32)
+        order = np.argsort(ids, kind="stable")
+        rows, weights = np.asarray(seg_pos, np.int32), np.asarray(seg_tf, np.float32)
+        self._segments.append((ids[order], rows[order], weights[order]))
+        self._segment_postings += len(ids)
+
+    def settle(self) -> None:
+        """Merge the segments into the arrays, and drop dead rows, once they pile up: more
+        than 8 segments, segments an eighth the size of the arrays, a quarter of rows dead."""
+        big = self._segment_postings > max(20_000, len(self._post_pos) // 8)
+        if len(self._segments) > 8 or big or (self._n - self._live) * 4 > self._n:
             self._rebuild()
 
     def _kill(self, position: int) -> None:
@@ -205,10 +217,10 @@ class TextIndex:
         counts = np.diff(self._offsets)
         term = [np.repeat(np.arange(len(counts), dtype=np.int32), counts)]
         pos, tf = [self._post_pos], [self._post_tf]
-        for tid, (rows, tfs) in self._extra.items():
-            term.append(np.full(len(rows), tid, np.int32))
-            pos.append(np.asarray(rows, np.int32))
-            tf.append(np.asarray(tfs, np.float32))
+        for seg_term, seg_pos, seg_tf in self._segments:
+            term.append(seg_term)
+            pos.append(seg_pos)
+            tf.append(seg_tf)
         all_term, all_pos, all_tf = np.concatenate(term), np.concatenate(pos), np.concatenate(tf)
         n = self._n
         alive = self._alive[:n]
@@ -232,8 +244,8 @@ class TextIndex:
         self._post_pos, self._post_tf = all_pos[order], all_tf[order]
         self._offsets = np.zeros(n_terms + 1, np.int64)
         np.cumsum(np.bincount(all_term, minlength=n_terms), out=self._offsets[1:])
-        self._extra.clear()
-        self._extra_count = 0
+        self._segments.clear()
+        self._segment_postings = 0
 
     # reads ------------------------------------------------------------------------------
 
@@ -258,10 +270,13 @@ class TextIndex:
             pos, tf = self._post_pos[lo:hi], self._post_tf[lo:hi]
         else:
             pos, tf = np.empty(0, np.int32), np.empty(0, np.float32)
-        extra = self._extra.get(tid)
-        if extra is not None:
-            pos = np.concatenate([pos, np.asarray(extra[0], np.int32)])
-            tf = np.concatenate([tf, np.asarray(extra[1], np.float32)])
+        if self._segments:
+            parts_pos, parts_tf = [pos], [tf]
+            for seg_term, seg_pos, seg_tf in self._segments:
+                lo, hi = np.searchsorted(seg_term, [tid, tid + 1])
+                parts_pos.append(seg_pos[lo:hi])
+                parts_tf.append(seg_tf[lo:hi])
+            pos, tf = np.concatenate(parts_pos), np.concatenate(parts_tf)
         if self._live < self._n:
             live = self._alive[pos]
             pos, tf = pos[live], tf[live]

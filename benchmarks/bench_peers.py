@@ -24,7 +24,9 @@ and LoCoMo evidence recall at 10 over raw turns (each conversation its own colle
 or table; every system gets sleepcycle's episode texts and vectors).
 
 ``--json`` prints one object; its ``ratio`` is sleepcycle's hybrid p50 over the fastest
-peer's hybrid or vector p50 at the largest size (search alone on both sides; lower is better).
+peer's hybrid or vector p50 at the largest size (search alone on both sides; lower is better),
+and ``ratio_at_quality`` the same against the fastest peer mode whose LoCoMo R@10 is at least
+sleepcycle hybrid's (null when none is, or LoCoMo was skipped).
 The peers are the ``peers`` extra: ``pip install -e '.[dev,peers]'``.
 """
 
@@ -477,16 +479,32 @@ def run_worker(kind: str, system: str, data: Path, cache: Path) -> dict[str, Any
 # report ----------------------------------------------------------------------------------
 
 
-def best_peer(rows: Sequence[dict[str, Any]]) -> tuple[str, str, float] | None:
-    """The fastest peer's hybrid or vector p50: (system, mode, ms)."""
+def best_peer(
+    rows: Sequence[dict[str, Any]], floor: dict[str, dict[str, float]] | None = None
+) -> tuple[str, str, float] | None:
+    """The fastest peer's hybrid or vector p50: (system, mode, ms). With ``floor`` (LoCoMo
+    R@10 per system and mode), only modes whose R@10 is at least sleepcycle hybrid's count:
+    the fastest peer at equal or better quality."""
     best = None
+    bar = floor["sleepcycle"]["hybrid"] if floor and "sleepcycle" in floor else None
     for row in rows:
         if row["system"] == "sleepcycle":
             continue
         for mode in ("hybrid", "vector"):
-            if mode in row["modes"] and (best is None or row["modes"][mode]["p50"] < best[2]):
+            if mode not in row["modes"]:
+                continue
+            if bar is not None and floor is not None:
+                quality = floor.get(row["system"], {}).get(mode)
+                if quality is None or quality < bar:
+                    continue
+            if best is None or row["modes"][mode]["p50"] < best[2]:
                 best = (row["system"], mode, row["modes"][mode]["p50"])
     return best
+
+
+def locomo_floor(locomo: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]] | None:
+    floor = {row["system"]: row["locomo_r10"] for row in locomo}
+    return floor if "sleepcycle" in floor else None
 
 
 def render(
@@ -521,6 +539,20 @@ def render(
             )
         ours = next((r for r in rows if r["system"] == "sleepcycle"), None)
         best = best_peer(rows)
+        floor = locomo_floor(locomo)
+        if ours and floor:
+            fair = best_peer(rows, floor)
+            lines += [
+                "",
+                (
+                    f"Fastest peer at equal or better quality (LoCoMo R@10 at least sleepcycle "
+                    f"hybrid's {100 * floor['sleepcycle']['hybrid']:.1f}): {fair[0]} {fair[1]} "
+                    f"{fair[2]:.2f} ms, ratio {ours['modes']['hybrid']['p50'] / fair[2]:.2f}."
+                    if fair
+                    else "No peer's hybrid or vector mode reaches sleepcycle hybrid's LoCoMo "
+                    f"R@10 ({100 * floor['sleepcycle']['hybrid']:.1f})."
+                ),
+            ]
         if ours and best:
             e2e = ours.get("end_to_end_hybrid")
             lines += [
@@ -591,8 +623,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         largest = by_size[max(by_size)]
         ours = next((r for r in largest if r["system"] == "sleepcycle"), None)
         best = best_peer(largest)
+        fair = best_peer(largest, floor) if (floor := locomo_floor(locomo)) else None
         ratio = ours["modes"]["hybrid"]["p50"] / best[2] if ours and best else None
-        print(json.dumps({"ratio": ratio, "sizes": by_size, "locomo": locomo}))
+        at_quality = ours["modes"]["hybrid"]["p50"] / fair[2] if ours and fair else None
+        out = {"ratio": ratio, "ratio_at_quality": at_quality, "sizes": by_size}
+        print(json.dumps({**out, "locomo": locomo}))
     else:
         print(text)
 

@@ -245,6 +245,13 @@ def main() -> None:
             f"| {r['calls_recorded']} | {r['calls_unrecorded']} "
             f"| {r['asked_again_after_kill']} |"
         )
+    lines += [
+        "",
+        "Every call made was recorded, and a call record is unique per sleep and call key, so "
+        "no recorded call was asked again. The last column is not a count of repeats: dreamer "
+        "prompts for clusters that do not hold an agent's first episode can be alike across "
+        "agents, so one request can be asked by two workers for two agents.",
+    ]
     body = "\n".join(lines)
     print(body)
     if not args.no_docs:

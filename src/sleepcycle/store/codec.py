@@ -31,7 +31,14 @@ def dump(value: Any) -> str:
 
 
 def load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    if text is None:
+        return None
+    # Most list and object columns are empty: no need to run the JSON parser for those.
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    return json.loads(text)
 
 
 def time_in(value: datetime) -> str:
@@ -43,7 +50,14 @@ def time_or_none(value: datetime | None) -> str | None:
 
 
 def time_out(text: str | None) -> datetime | None:
-    return None if text is None else parse_time(text)
+    if text is None:
+        return None
+    if len(text) == 27 and text[-1] == "Z":  # the stored form, format_time's
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    return parse_time(text)
 
 
 def text_hash(text: str) -> str:

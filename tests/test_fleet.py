@@ -120,6 +120,21 @@ def calls_made_and_recorded(home: Path, agents: list[str]) -> tuple[int, int]:
     return made, recorded
 
 
+def dreaming_since(home: Path, agents: list[str], proc: subprocess.Popen[str]) -> str:
+    """Wait until one agent's sleep has started its dream stage (read from the store, not
+    through `fleet status`, a process that takes a second or two to answer); its agent."""
+    deadline = time.monotonic() + 120
+    while True:
+        for agent in agents:
+            with sleepcycle.open(home, agent) as mind:
+                sleep = mind.store.sleeps.running(agent)
+                stages = mind.store.sleeps.stages(sleep.id) if sleep is not None else []
+            if any(stage.name == "dream" and stage.ended is None for stage in stages):
+                return agent
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_enqueue_deduplicates_per_agent_and_a_worker_runs_each_night_once(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(config(dream_ms=20))
@@ -158,16 +173,13 @@ def test_a_worker_killed_mid_night_leaves_its_sleeps_to_another(home: Path) -> N
     resumes from its checkpoints, every night is done once, no memory is doubled and no
     recorded model call is asked again."""
     home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(config(dream_ms=1500))
+    (home / "config.toml").write_text(config(dream_ms=3000))
     agents = ["ann", "bob"]
     record(home, agents)
     fleet(home, "enqueue")
     first = worker(home)
-    deadline = time.monotonic() + 120
-    while status(home)["totals"]["running"] == 0:  # type: ignore[index]
-        assert first.poll() is None and time.monotonic() < deadline
-        time.sleep(0.2)
-    time.sleep(1.0)  # inside the dreamer's 1.5 s call
+    dreaming_since(home, agents, first)
+    time.sleep(0.5)  # inside the dreamer's 3 s call
     first.kill()
     first.communicate(timeout=30)
     assert status(home)["totals"]["done"] == 0  # type: ignore[index]

@@ -26,7 +26,6 @@ from .columns import FilterColumns, RowFilter
 __all__ = ["VectorIndex"]
 
 F32 = NDArray[np.float32]
-_FAR = np.iinfo(np.int16).max
 
 
 def _sign_words(rows: F32) -> NDArray[np.uint64]:
@@ -55,6 +54,8 @@ class VectorIndex:
         self._matrix = np.empty((0, dim), np.float32)
         self._codes = np.empty((self._words, 0), np.uint64)  # transposed: (words, rows)
         self.columns = FilterColumns()
+        self._scratch = (np.empty(0, np.uint64), np.empty(0, np.uint8))
+        self._distance = np.empty(0, np.uint16)
 
     def __len__(self) -> int:
         return self._n
@@ -155,17 +156,27 @@ class VectorIndex:
         """Positions of the rows nearest by sign-bit Hamming distance (the rerank pool)."""
         n = self._n
         qwords = _sign_words(query[None, :])[0]
-        distance = np.zeros(n, np.int16)
+        if len(self._scratch[0]) < n:  # buffers reused across queries (the index lock is held)
+            size = len(self._items)
+            self._scratch = (np.empty(size, np.uint64), np.empty(size, np.uint8))
+            self._distance = np.empty(size, np.uint16)
+        xor, bits, distance = self._scratch[0][:n], self._scratch[1][:n], self._distance[:n]
         for w in range(self._words):
-            distance += np.bitwise_count(self._codes[w, :n] ^ qwords[w]).astype(np.int16)
+            np.bitwise_xor(self._codes[w, :n], qwords[w], out=xor)
+            np.bitwise_count(xor, out=bits)
+            if w == 0:
+                distance[:] = bits
+            else:
+                distance += bits
         allowed = n if mask is None else int(mask.sum())
+        far = self._words * 64 + 1  # farther than any distance: rows the filter removes
         if mask is not None:
-            distance[~mask] = _FAR
+            distance[~mask] = far
         pool = min(max(self.rerank, limit * 10), allowed)
         if pool <= 0:
             return np.empty(0, np.intp)
         # Distances are small integers: find the cut-off by counting, not by sorting.
-        counts = np.bincount(distance[distance != _FAR], minlength=self._words * 64 + 1)
+        counts = np.bincount(distance, minlength=far + 1)[:far]
         cutoff = int(np.searchsorted(np.cumsum(counts), pool))
         nearer = np.flatnonzero(distance < cutoff)
         tied = np.flatnonzero(distance == cutoff)[: pool - len(nearer)]

@@ -411,7 +411,7 @@ class RecallResult:
     vectors_mb: float  # rows x 384 x 4 bytes
     embed: Stats  # MiniLMEmbedder.embed([query])
     vector_search: Stats  # store.vector_search with the query vector given
-    text_search: Stats  # store.text_search (FTS5 BM25)
+    text_search: Stats  # store.text_search (FTS5's BM25, through the in-memory index)
     fts_matches: float  # rows the FTS5 OR query matches (and BM25 scores), mean per query
     recall: dict[str, Stats]  # mind.recall(query, mode=...), end to end
     hybrid_precomputed: Stats  # mind.recall hybrid, query vector looked up, not computed
@@ -869,8 +869,9 @@ def _render_recall(recalls: Sequence[RecallResult], settings: Config) -> list[st
         )
         + f"; the query embedding alone is {ms(largest.embed.p50)} ms of it "
         f"({embed_share:.0%}), the vector search {ms(largest.vector_search.p50)} ms and "
-        f"BM25 {ms(largest.text_search.p50)} ms (it scores every row the OR of the query's "
-        f"terms matches, {largest.fts_matches:,.0f} on average here).",
+        f"BM25 {ms(largest.text_search.p50)} ms (FTS5's ranking through the in-memory index, "
+        f"over the {largest.fts_matches:,.0f} rows on average that the OR of the query's terms "
+        "matches).",
         "",
         "Recall runs BM25 on a search thread while the calling thread embeds the query and "
         "searches vectors, so end to end it costs less than its parts in sequence. Hybrid recall "

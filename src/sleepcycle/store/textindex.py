@@ -73,7 +73,7 @@ class Tokenizer:
             return out
         weight = {name: w for name, w in zip(self._names, self.weights, strict=True)}
         conn = self._conn
-        conn.execute("BEGIN")
+        conn.execute("BEGIN")  # rolled back, not committed: the table is only a tokenizer
         try:
             conn.executemany(
                 f"INSERT INTO t (rowid, {', '.join(self._names)}) "
@@ -86,9 +86,8 @@ class Tokenizer:
                 terms = out[doc][0]
                 terms[term] = terms.get(term, 0.0) + weight[col] * count
                 lengths[doc] += count
-            conn.execute("DELETE FROM t")
         finally:
-            conn.execute("COMMIT")
+            conn.execute("ROLLBACK")
         return [(terms, lengths[i]) for i, (terms, _) in enumerate(out)]
 
     def term(self, word: str) -> str | None:

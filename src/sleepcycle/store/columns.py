@@ -18,6 +18,7 @@ from ..records import MemoryKind, MemoryStatus, Role
 from .filters import EpisodeFilter, MemoryFilter
 
 __all__ = [
+    "EPOCH",
     "KIND_CODES",
     "ROLE_CODES",
     "STATUS_CODES",
@@ -29,6 +30,8 @@ __all__ = [
 KIND_CODES = {k: i for i, k in enumerate(MemoryKind)}
 STATUS_CODES = {s: i for i, s in enumerate(MemoryStatus)}
 ROLE_CODES = {r: i for i, r in enumerate(Role)}
+# A stored time as Unix seconds, in SQL: the time columns hold floats.
+EPOCH = "(julianday({}) - 2440587.5) * 86400.0"
 
 Ints = Sequence[int] | NDArray[np.int64]
 Floats = Sequence[float] | NDArray[np.float64]
@@ -83,6 +86,12 @@ class FilterColumns:
         self.status[positions] = statuses
         self.start[positions] = starts
         self.end[positions] = ends
+
+    def compact(self, keep: NDArray[np.integer[Any]]) -> None:
+        """Move the rows at positions ``keep`` (ascending) to the front, in order."""
+        for name in ("kind", "status", "start", "end"):
+            column = getattr(self, name)
+            column[: len(keep)] = column[keep]
 
     def mask(
         self, where: RowFilter, rows: NDArray[np.integer[Any]] | slice

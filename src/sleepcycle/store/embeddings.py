@@ -13,15 +13,13 @@ import numpy as np
 
 from ..records import ItemType, MemoryKind, MemoryStatus, Role, episode_text
 from .codec import text_hash
-from .columns import KIND_CODES, ROLE_CODES, STATUS_CODES
+from .columns import EPOCH, KIND_CODES, ROLE_CODES, STATUS_CODES
 from .contract import Pending
 from .sql import Connection
 from .vectors import VectorIndex
 
-__all__ = ["EPOCH", "EmbeddingRepo", "Pending"]
+__all__ = ["EmbeddingRepo", "Pending"]
 
-# A stored time as Unix seconds, in SQL (the filter columns compare floats).
-EPOCH = "(julianday({}) - 2440587.5) * 86400.0"
 _FEED_LIMIT = 20_000
 
 

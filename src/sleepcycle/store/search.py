@@ -19,8 +19,7 @@ import math
 from collections.abc import Sequence
 
 from ..records import ItemType, MemoryKind, MemoryStatus, Role
-from .columns import KIND_CODES, ROLE_CODES, STATUS_CODES, row_filter
-from .embeddings import EPOCH
+from .columns import EPOCH, KIND_CODES, ROLE_CODES, STATUS_CODES, row_filter
 from .filters import EpisodeFilter, MemoryFilter
 from .sql import Connection
 from .textindex import Document, TextIndex
@@ -30,7 +29,6 @@ __all__ = [
     "new_text_index",
     "search_episodes",
     "search_memories",
-    "sync_text_index",
     "text_index_search",
 ]
 
@@ -93,14 +91,15 @@ def search_episodes(
 ) -> list[tuple[int, float]]:
     """(episode seq, BM25 score, higher is better) of the best matches; the speaker's name
     weighs half as much as the content."""
-    return _search(conn, "episodes", ", 0.5, 1.0", agent, terms, where, limit)
+    weights = "".join(f", {w}" for w in WEIGHTS[ItemType.EPISODE])
+    return _search(conn, "episodes", weights, agent, terms, where, limit)
 
 
 def new_text_index(item_type: ItemType) -> TextIndex:
     return TextIndex(WEIGHTS[item_type])
 
 
-def sync_text_index(conn: Connection, index: TextIndex, item_type: ItemType) -> None:
+def _sync(conn: Connection, index: TextIndex, item_type: ItemType) -> None:
     """Bring ``index`` up to date with every committed row. Call with ``index.lock`` held."""
     while _apply_feed(conn, index, item_type) == _FEED_LIMIT:
         pass
@@ -160,5 +159,5 @@ def text_index_search(
             if isinstance(where, MemoryFilter):
                 return search_memories(conn, agent, words, where, limit)
             return search_episodes(conn, agent, words, where, limit)
-        sync_text_index(conn, index, item_type)
+        _sync(conn, index, item_type)
         return index.search(agent, terms, row_filter(where, index.columns), limit)

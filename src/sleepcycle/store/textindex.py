@@ -137,9 +137,6 @@ class TextIndex:
         self._segments: list[tuple[_I32, _I32, _F32]] = []
         self._segment_postings = 0
 
-    def __len__(self) -> int:
-        return self._live
-
     def close(self) -> None:
         self.tokenizer.close()
 
@@ -232,9 +229,7 @@ class TextIndex:
         for name in ("_seq", "_agent", "_length"):
             column = getattr(self, name)
             column[: len(live)] = column[live]
-        for name in ("kind", "status", "start", "end"):
-            column = getattr(self.columns, name)
-            column[: len(live)] = column[live]
+        self.columns.compact(live)
         self._alive[: len(live)] = True
         self._alive[len(live) : n] = False
         self._n = len(live)

@@ -54,8 +54,6 @@ class VectorIndex:
         self._matrix = np.empty((0, dim), np.float32)
         self._codes = np.empty((self._words, 0), np.uint64)  # transposed: (words, rows)
         self.columns = FilterColumns()
-        self._scratch = (np.empty(0, np.uint64), np.empty(0, np.uint8))
-        self._distance = np.empty(0, np.uint16)
 
     def __len__(self) -> int:
         return self._n
@@ -156,11 +154,9 @@ class VectorIndex:
         """Positions of the rows nearest by sign-bit Hamming distance (the rerank pool)."""
         n = self._n
         qwords = _sign_words(query[None, :])[0]
-        if len(self._scratch[0]) < n:  # buffers reused across queries (the index lock is held)
-            size = len(self._items)
-            self._scratch = (np.empty(size, np.uint64), np.empty(size, np.uint8))
-            self._distance = np.empty(size, np.uint16)
-        xor, bits, distance = self._scratch[0][:n], self._scratch[1][:n], self._distance[:n]
+        # in place, into three buffers: no temporary array per word
+        xor, bits = np.empty(n, np.uint64), np.empty(n, np.uint8)
+        distance = np.empty(n, np.uint16)
         for w in range(self._words):
             np.bitwise_xor(self._codes[w, :n], qwords[w], out=xor)
             np.bitwise_count(xor, out=bits)

@@ -135,6 +135,25 @@ def test_the_person_a_memory_is_about_must_be_the_one_the_line_is_about() -> Non
     assert addressed("The assistant suggested tea.", [Line(None, "Try green tea!")], people)
 
 
+def test_a_name_called_out_is_not_what_the_line_is_about() -> None:
+    """"Hey Mel, I love baking" is the speaker's; "you're so talented" is the addressee's,
+    even from the claim's subject's own mouth; "do you hike?" tells nothing of anyone."""
+    people = ["Caroline", "Melanie"]
+    called = [Line("Caroline", "Hey Mel, I love making this chocolate cake with raspberries.")]
+    assert addressed("Caroline loves making chocolate cake.", called, people)
+    assert not addressed("Melanie loves making chocolate cake.", called, people)
+    praised = [Line("Caroline", "No worries, Mel! You're so talented and passionate about dance.")]
+    assert addressed("Melanie is talented and passionate about dance.", praised, people)
+    assert not addressed("Caroline is talented and passionate about dance.", praised, people)
+    told = [Line("Caroline", "Hey Mel! I wanted to tell ya I just joined a writers group.")]
+    assert addressed("Caroline joined a writers group.", told, people)
+    assert not addressed("Melanie joined a writers group.", told, people)
+    asked = [Line("Caroline", "Glad you're back! Do you enjoy road trips and hiking?")]
+    assert not addressed("Melanie enjoys road trips and hiking.", asked, people)
+    guessed = [Line("Caroline", "I bet you felt so pumped running with everyone.")]
+    assert addressed("Melanie felt pumped running with everyone.", guessed, people)
+
+
 def test_negation_and_overlap() -> None:
     people = ["Sam"]
     line = [Line("Sam", "I haven't tried painting yet, but I'm keen.")]

@@ -18,6 +18,7 @@ them.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -112,20 +113,123 @@ def subject_of(claim: str, participants: Iterable[str]) -> str | None:
 
 def addressed(claim: str, lines: Sequence[Line], participants: Sequence[str]) -> bool:
     """Whether the cited lines speak about the person the claim is about: said by them, or
-    (when the claim does not also name the speaker) telling them or naming them."""
+    (when the claim does not also name the speaker) telling them or naming them.
+
+    Within the sentence that carries the claim, the person its words are said of decides
+    (``holder``): "Hey Nate, I love this cake" is about the speaker, not Nate (who is only
+    called by name); "You're so talented" is about the one addressed, even when the speaker
+    is the claim's subject; a sentence that says it of no one is the speaker's own."""
     subject = subject_of(claim, participants)
     if subject is None:
         return True
     names_both = sum(1 for p in participants if re.search(rf"\b{re.escape(p)}\b", claim)) > 1
     for line in lines:
-        if line.speaker is None or fold(line.speaker) == fold(subject):
+        if line.speaker is None:
+            return True
+        holders = _holders(claim, line.text, participants)
+        told = holders[_ADDRESSEE]
+        if fold(line.speaker) == fold(subject):
+            if told > holders.total() - told and not names_both and not _ACTS.search(claim):
+                continue  # the speaker says it of the one they talk to
             return True
         if names_both:
             continue  # "A thanks B" rests on A's line: A is the one acting
-        sentence = aligned(claim, line.text, participants)
-        if _SECOND.search(sentence) or _named(sentence, subject):
+        if told + holders[subject] > holders[_SPEAKER]:
             return True
     return False
+
+
+_SPEAKER, _ADDRESSEE = "speaker", "addressee"
+_FIRST_WORDS = frozenset(
+    "i i'm i've i'd i'll me my mine myself we we're we've we'd we'll our ours ourselves us".split()  # noqa: SIM905
+)
+_SECOND_WORDS = frozenset(
+    "you you're you've you'd you'll your yours yourself yourselves ya u".split()  # noqa: SIM905
+)
+_THIRD_WORDS = frozenset("he he's she she's his her hers him they they're their them".split())  # noqa: SIM905
+_CALLING = frozenset(
+    """hey hi hello thanks thank congrats congratulations wow yeah yep yes yup oh ok okay
+    sorry dear aw aww well no nope haha lol omg hmm ah great sure cool right good""".split()  # noqa: SIM905
+)
+_ASKING_WORDS = frozenset(
+    """do does did have has had are is was were can could would will should any what how why
+    when where who which whose""".split()  # noqa: SIM905
+)
+# what a subject does to or says to someone: "Gina encourages Jon" rests on Gina's "you can"
+_ACTS = re.compile(
+    r"\b(ask|say|tell|encourag|advis|suggest|recommend|remind|thank|appreciat|support|prais|"
+    r"compliment|congratulat|admir|reassur|assur|motivat|inspir|offer|invit|urg|wish|hope|"
+    r"comfort|agree|express|mention|share|note|point|acknowledg|believ|apolog|"
+    r"check|reach|reply|respond|answer|cheer|applaud|commend|celebrat|welcom|warn|caution)\w*",
+    re.IGNORECASE,
+)
+
+
+def _tokens(text: str) -> list[re.Match[str]]:
+    return list(_WORD.finditer(text.replace("’", "'")))
+
+
+def _vocative(text: str, match: re.Match[str], before: re.Match[str] | None) -> bool:
+    """Whether the word at ``match`` calls someone by name ("Hey Nate," "Thanks, Jon!")
+    rather than saying something of them."""
+    after = text[match.end() :].lstrip()
+    if after and after[0] not in ",!.?;:":
+        return False
+    between = text[before.end() : match.start()] if before else text[: match.start()]
+    return before is None or "," in between or fold(before.group()) in _CALLING
+
+
+def _is_name(word: str, participants: Sequence[str]) -> bool:
+    return any(_named(word, person) for person in participants)
+
+
+def _holders(claim: str, text: str, participants: Sequence[str]) -> Counter[str | None]:
+    """Of whom the line says what the claim says: for each of the claim's words in it, the
+    nearest person word before it in its sentence (``_SPEAKER`` for I or we, ``_ADDRESSEE``
+    for you, a participant's name, None for he, she or they), counted twice; a word with no
+    person word before it ("it's stunning") counts once, as the speaker's. A question says
+    nothing of the one it asks ("do you hike?"), though "you painted that?" does."""
+    words = content_words(claim, participants)
+    found: Counter[str | None] = Counter()
+    for sentence in sentences(text.replace("’", "'")):
+        opening = _WORD.match(sentence.lstrip())
+        asks = sentence.rstrip().endswith("?") and bool(
+            opening and fold(opening.group()) in _ASKING_WORDS
+        )
+        tokens = _tokens(sentence)
+        for at, m in enumerate(tokens):
+            word = stem(re.sub(r"'s$", "", fold(m.group())))
+            if word in words and not _is_name(m.group(), participants):
+                holder = _person_before(sentence, tokens, at, participants, asks)
+                if holder is _NO_ONE:
+                    found[_SPEAKER] += 1
+                else:
+                    found[holder] += 2
+    return found
+
+
+_NO_ONE = "no one"
+
+
+def _person_before(
+    sentence: str, tokens: list[re.Match[str]], at: int, participants: Sequence[str], asks: bool
+) -> str | None:
+    """The person the nearest person word before ``tokens[at]`` stands for (``_NO_ONE``
+    when there is none)."""
+    for i in range(at - 1, -1, -1):
+        near = tokens[i]
+        folded = fold(near.group())
+        if folded in _FIRST_WORDS:
+            return _SPEAKER
+        if folded in _SECOND_WORDS:
+            return None if asks else _ADDRESSEE
+        if folded in _THIRD_WORDS:
+            return None
+        if _is_name(near.group(), participants) and not _vocative(
+            sentence, near, tokens[i - 1] if i else None
+        ):
+            return next(p for p in participants if _named(near.group(), p))
+    return _NO_ONE
 
 
 def negated(claim: str, lines: Sequence[Line], participants: Sequence[str]) -> bool:

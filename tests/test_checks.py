@@ -160,6 +160,13 @@ def test_negation_and_overlap() -> None:
     assert not negated("Sam has not tried painting yet.", line, people)
     assert negated("Sam never went swimming.", [Line("Sam", "I went swimming!")], people)
     assert not negated("Sam went swimming.", [Line("Sam", "I went swimming!")], people)
+    # the negation must be over the same words, not anywhere in the sentence
+    line = [Line("Sam", "Sharing it isn't always easy, but I feel it's important to help.")]
+    assert negated("Sam feels sharing is not important.", line, people)
+    assert not negated("Sam feels sharing is not always easy.", line, people)
+    cheer = [Line("Sam", "You got the skills. Plus my full support. Don't give up, buddy!")]
+    assert not negated("Sam encourages his friend not to give up.", cheer, people)
+    assert negated("Sam does not support his friend.", cheer, people)
     assert coverage("Sam went swimming at the lake.", ["Sam: I went swimming in the lake!"]) == 1.0
     assert coverage("Sam plays the violin.", ["Sam: I went swimming in the lake!"], people) == 0.0
 

@@ -41,7 +41,8 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\s+[-–—]\s+|\n+")
 _SECOND = re.compile(r"\b(you|your|yours|yourself|yourselves|ya|u)\b|\byou['’]", re.IGNORECASE)
 _NEGATION = re.compile(
-    r"\b(not|never|no|nobody|nothing|none|neither|nor|without|cannot|hardly)\b|n['’]t\b",
+    r"\b(not|never|no|nobody|nothing|none|neither|nor|without|cannot|hardly|nah|nope)\b|"
+    r"n['’]t\b",
     re.IGNORECASE,
 )
 
@@ -233,11 +234,44 @@ def _person_before(
 
 
 def negated(claim: str, lines: Sequence[Line], participants: Sequence[str]) -> bool:
-    """Whether the claim negates what its lines affirm: it has a negation and no sentence of
-    the lines that carries it does."""
+    """Whether the claim negates what its lines affirm: a negation of the claim has no
+    negation in the lines over the same words ("encourages him not to give up" rests on
+    "don't give up"; "isn't always easy, but it's important" does not make "it is not
+    important" so). A negation with no words after it needs one in the sentence that carries
+    the claim."""
     if not _NEGATION.search(claim):
         return False
-    return not any(_NEGATION.search(aligned(claim, line.text, participants)) for line in lines)
+    said = [scope for line in lines for scope in _negated_words(line.text, participants, 5)]
+    for scope in _negated_words(claim, participants, 4):
+        if scope and not any(_overlap(scope, other) for other in said):
+            return True
+        if not scope and not any(
+            _NEGATION.search(aligned(claim, line.text, participants)) for line in lines
+        ):
+            return True
+    return False
+
+
+def _negated_words(text: str, ignore: Sequence[str], span: int) -> list[set[str]]:
+    """For each negation in ``text``, the stems of the content words of the ``span`` words
+    after it, in its sentence."""
+    scopes = []
+    for sentence in sentences(text.replace("’", "'")):
+        tokens = [m.group() for m in _tokens(sentence)]
+        for i, token in enumerate(tokens):
+            if _NEGATION.fullmatch(token) or re.search(r"n't$", token, re.IGNORECASE):
+                scopes.append(content_words(" ".join(tokens[i + 1 : i + 1 + span]), ignore))
+    return scopes
+
+
+def _overlap(a: set[str], b: set[str]) -> bool:
+    """Whether two sets of stems share a word, counting "giv" and "give" as one."""
+    return any(
+        x == y
+        or (min(len(x), len(y)) >= 3 and x[:3] == y[:3] and (x.startswith(y) or y.startswith(x)))
+        for x in a
+        for y in b
+    )
 
 
 JUDGE_LINE_CHARS = 600  # a cited line longer than this is shown by its start

@@ -63,6 +63,7 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 KINDS = ("true", *corruptions.KINDS)
 DEV = {"conv-26", "conv-30", "conv-41", "conv-42", "conv-43"}  # the first five of locomo10
 DUMP: list[dict[str, Any]] | None = None  # --dump: every loss and every false memory
+DUMP_ALL = False  # --dump-all: every proposal, with its verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +229,7 @@ def verify_night(
             tally.rewritten += kept[0].id != p.id
         else:
             tally.refused_by[first.failed[0] if first.failed else "verifier"] += 1
-        if DUMP is not None and bool(kept) != (kind == "true"):
+        if DUMP is not None and (DUMP_ALL or bool(kept) != (kind == "true")):
             cited = [
                 f"{e.name}: {e.content}"
                 for e in mind.store.episodes.get_many(mind.agent, p.sources)
@@ -236,6 +237,10 @@ def verify_night(
             DUMP.append(
                 {
                     "kind": kind,
+                    "conversation": o.sample_id,
+                    "accepted": bool(kept),
+                    "failed": first.failed,
+                    "follows": first.follows,
                     "text": p.text,
                     "observation": o.text,
                     "cited": cited,
@@ -405,6 +410,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
+        "--dump-all", action="store_true", help="with --dump: every proposal, not only mistakes"
+    )
+    parser.add_argument(
         "--dump", type=Path, help="write every rejected true and accepted false proposal here"
     )
     args = parser.parse_args(argv)
@@ -418,9 +426,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     import json  # noqa: PLC0415
 
-    global DUMP  # noqa: PLW0603 - one run's record of mistakes
+    global DUMP, DUMP_ALL  # noqa: PLW0603 - one run's record of mistakes
     args = parse_args(argv)
     DUMP = [] if args.dump else None
+    DUMP_ALL = args.dump_all
     label = (args.config.stem if args.config else "bundled") + ("-code" if args.code_only else "")
     if args.fresh:
         shutil.rmtree(CACHE / label, ignore_errors=True)

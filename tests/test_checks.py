@@ -136,7 +136,7 @@ def test_the_person_a_memory_is_about_must_be_the_one_the_line_is_about() -> Non
 
 
 def test_a_name_called_out_is_not_what_the_line_is_about() -> None:
-    """"Hey Mel, I love baking" is the speaker's; "you're so talented" is the addressee's,
+    """ "Hey Mel, I love baking" is the speaker's; "you're so talented" is the addressee's,
     even from the claim's subject's own mouth; "do you hike?" tells nothing of anyone."""
     people = ["Caroline", "Melanie"]
     called = [Line("Caroline", "Hey Mel, I love making this chocolate cake with raspberries.")]
@@ -192,7 +192,7 @@ def test_the_judge_refuses_what_it_reads_as_false_after_the_code_checks_pass(
         home,
         embedder,
         rounds=0,
-        settings={"verify": {"judge": "choice", "reject_above": 0.9}},
+        settings={"verify": {"judge": "choice", "reject_above": 0.9, "settled_similarity": 1.01}},
         dreamer=dreamer(
             Intent("add", true, sources=["Brighton"]),
             Intent("add", false, sources=["lake sunrise", "Brighton"]),
@@ -209,6 +209,36 @@ def test_the_judge_refuses_what_it_reads_as_false_after_the_code_checks_pass(
     assert "- Melanie: I took my two kids to the beach in Brighton" in question
     sleep = mind.get_sleep()
     assert mind.store.calls.count(sleep.id, "verify") == 2
+    mind.close()
+
+
+def test_what_its_lines_plainly_say_is_settled_without_the_judge(
+    home: Path, embedder: MiniLMEmbedder
+) -> None:
+    """A memory whose cited line carries its words (verify.settled_similarity and
+    settled_overlap) is settled by the code checks; the judge is asked about the rest."""
+    from sleepcycle import ChoiceModel
+
+    plain = "Melanie took her two kids to the beach in Brighton last weekend."
+    loose = "Melanie and her children had a wonderful seaside holiday near Brighton."
+    judge = ChoiceModel(lambda req: {"Yes": 0.001, "No": 0.999})
+    mind = open_mind(
+        home,
+        embedder,
+        rounds=0,
+        settings={"verify": {"judge": "choice"}},
+        dreamer=dreamer(
+            Intent("add", plain, sources=["Brighton"]),
+            Intent("add", loose, sources=["Brighton"]),
+        ),
+        verifier=judge,
+    )
+    mind.ingest_messages(CHAT)
+    assert mind.sleep().outcome is Outcome.DONE
+    assert [m.text for m in mind.memories()] == [plain]
+    (asked,) = judge.requests
+    assert f"Memory: {loose}" in str(asked.messages[-1]["content"])
+    assert mind.store.calls.count(mind.get_sleep().id, "verify") == 1
     mind.close()
 
 

@@ -332,6 +332,17 @@ class VerifySettings(_Section):
         description="choice: a proposal is rejected when the judge's probability of No is "
         "above this",
     )
+    settled_similarity: float = Field(
+        0.5,
+        ge=-1.0,
+        le=1.01,
+        description="choice: a proposal at least this similar to its cited lines, which also "
+        "hold settled_overlap of its words, is settled by the code checks and not judged "
+        "(above 1: judge every proposal)",
+    )
+    settled_overlap: float = Field(
+        0.3, ge=0.0, le=1.01, description="choice: see settled_similarity"
+    )
 
 
 class ResidencySettings(_Section):

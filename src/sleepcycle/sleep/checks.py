@@ -39,7 +39,7 @@ from .context import SleepContext
 from .crunch import CrunchOutput
 from .proposals import NEEDS_SOURCES, NEEDS_TARGETS, NEEDS_TEXT, Proposal
 
-__all__ = ["CHECKS", "Checker", "Evidence", "Problem", "code_checks"]
+__all__ = ["CHECKS", "Checker", "Evidence", "Problem", "Support", "code_checks"]
 
 CHECKS = (
     "shape", "text", "worth", "change", "night", "grounding", "speaker", "negation",
@@ -68,6 +68,15 @@ class Problem:
 
     check: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    """How much of a proposal its cited lines carry: the best cosine to one of them and the
+    share of its content words they hold."""
+
+    similarity: float
+    overlap: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,7 @@ class Checker:
         self.clusters = {c.id: c for c in crunched.clusters}
         self.accepted: list[tuple[str, NDArray[np.float32]]] = []
         self.resolved: set[str] = set()
+        self.support: dict[str, Support] = {}  # proposal id -> measured by the checks
         # memory id -> (the accepted proposal that ends or rewrites it tonight, its op)
         self.ended: dict[str, tuple[str, str]] = {}
         self.rewritten: dict[str, tuple[str, str]] = {}
@@ -265,9 +275,11 @@ def _night_conflicts(p: Proposal, checker: Checker) -> list[Problem]:
     return []
 
 
-def reading_checks(ctx: SleepContext, p: Proposal, evidence: Evidence) -> list[Problem]:
+def reading_checks(
+    ctx: SleepContext, p: Proposal, evidence: Evidence, measured: dict[str, Support]
+) -> list[Problem]:
     """The text against its evidence: grounded, about the right person, the right polarity,
-    saying what the lines say."""
+    saying what the lines say (how much they say of it goes in ``measured``)."""
     missing = ungrounded(p.text, [*evidence.corpus(), *evidence.participants])
     if missing:
         return [
@@ -293,6 +305,7 @@ def reading_checks(ctx: SleepContext, p: Proposal, evidence: Evidence) -> list[P
     texts = evidence.texts()
     similarity = ctx_similarity(ctx, p.text, texts)
     overlap = coverage(p.text, texts, names)
+    measured[p.id] = Support(similarity, overlap)
     settings = ctx.settings
     if similarity < settings.evidence_similarity or (
         similarity < settings.evidence_similarity_high and overlap < settings.evidence_overlap
@@ -328,7 +341,7 @@ def code_checks(ctx: SleepContext, p: Proposal, checker: Checker) -> list[Proble
     problems += worth_checks(p, evidence)
     if problems:
         return problems
-    problems += reading_checks(ctx, p, evidence)
+    problems += reading_checks(ctx, p, evidence, checker.support)
     if not problems and p.op in ("add", "insight", "supersede", "merge"):
         repeat = checker.duplicate_of(p)
         if repeat:

@@ -5,7 +5,10 @@ numbers and dates appear in its evidence, it is about the person who said or was
 cited lines, it does not negate them, it says what they say, and it does not repeat an active
 memory or a proposal already accepted tonight. Only then does the verifier model judge it:
 on the bundled model (``verify.judge = auto``) a judge adapter answers Yes or No and is read
-by its token probabilities (rejected when No is above ``verify.reject_above``); on any other
+by its token probabilities (rejected when No is above ``verify.reject_above``), except
+where its cited lines plainly carry it (``verify.settled_similarity`` and
+``verify.settled_overlap``), which the code checks settle alone, since the small judge errs
+most there; on any other
 model it writes a 0/1 score with reasons and feedback. A proposal that fails either goes to
 the reshaper with the feedback and comes back as a new proposal (a new round) to be verified
 again; after ``sleep.reshape_rounds`` rounds it is rejected (a draft by code is not
@@ -21,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..evidence import judge_question
 from ..models import ReplyError, parse_reply
 from ..prompts import render
-from .checks import Checker, code_checks
+from .checks import Checker, Support, code_checks
 from .context import SleepContext
 from .crunch import CrunchOutput
 from .dream import DreamOutput, cluster_labels
@@ -101,6 +104,9 @@ def _verify_one(ctx: SleepContext, p: Proposal, checker: Checker) -> Verdict:
         )
     sources = ctx.store.episodes.get_many(ctx.agent, p.sources)
     if p.text and p.op in _JUDGED and ctx.models.judge() is not None:
+        settled = _settled(ctx, checker.support.get(p.id))
+        if settled is not None:
+            return Verdict(proposal=p.id, passed=True, score=1, reasons=settled)
         return _judge(ctx, p, [e.search_text for e in sources])
     targets = ctx.store.memories.get_many(ctx.agent, p.targets)
     prompt = render(
@@ -136,6 +142,20 @@ def _verify_one(ctx: SleepContext, p: Proposal, checker: Checker) -> Verdict:
 
 
 _JUDGED = ("add", "insight", "edit", "supersede", "merge", "amend")
+
+
+def _settled(ctx: SleepContext, support: Support | None) -> str | None:
+    """Why the code checks settle a proposal without the judge (None: ask the judge). A small
+    judge errs most on what its lines plainly say; it is asked about the rest."""
+    settings = ctx.host.config.verify
+    if support is None or support.similarity < settings.settled_similarity:
+        return None
+    if support.overlap < settings.settled_overlap:
+        return None
+    return (
+        f"settled by the code checks: similarity {support.similarity:.2f} to the cited lines, "
+        f"which hold {support.overlap:.0%} of its words"
+    )
 
 
 def _judge(ctx: SleepContext, p: Proposal, lines: list[str]) -> Verdict:

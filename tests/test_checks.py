@@ -118,6 +118,15 @@ def test_participants_are_grounded_and_numbers_and_times_are_claims() -> None:
     assert ungrounded("Melanie took her two kids to the beach.", lines) == []
     assert ungrounded("Melanie took her three kids to the beach.", lines) == ["three"]
     assert ungrounded("Melanie went to the beach last month.", lines) == ["last month"]
+    # a day as chat writes it, a name with a suffix, a name misspelt in the line
+    fri = ["Melanie: Last Fri I took my kids to a pottery workshop."]
+    assert ungrounded("Melanie took her kids to a workshop last Friday.", fri) == []
+    assert ungrounded("Melanie took her kids to a workshop last Tuesday.", fri) == [
+        "Tuesday", "last tuesday",
+    ]  # fmt: skip
+    game = ["Nate: I'm playing this fantasy RPG called Xeonoblade Chronicles, a Nintendo game."]
+    assert ungrounded("Nate plays Xenoblade Chronicles, a Nintendo-made game.", game) == []
+    assert ungrounded("Nate plays Xenogears Chronicles.", game) == ["Xenogears"]
 
 
 def test_the_person_a_memory_is_about_must_be_the_one_the_line_is_about() -> None:

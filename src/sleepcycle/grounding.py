@@ -12,6 +12,7 @@ Comparison ignores case and accents and tolerates simple inflection ("Lisbon's",
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -43,12 +44,19 @@ NUMBER_WORDS = {word: str(value) for value, word in enumerate(_NUMBERS.split())}
 }
 _COUNTED = frozenset(NUMBER_WORDS) - {"zero", "one"}  # "one of them" claims no number
 _DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_DAY_SHORT = {
+    "mon": "monday", "tue": "tuesday", "tues": "tuesday", "wed": "wednesday",
+    "thu": "thursday", "thur": "thursday", "thurs": "thursday", "fri": "friday",
+    "sat": "saturday", "sun": "sunday",
+}  # fmt: skip
 _TIME = re.compile(
     rf"\b(?:(?:last|next|this|past)\s+(?:week|weekend|month|year|summer|winter|spring|fall|"
-    rf"autumn|night|{_DAYS})|(?:\w+\s+)?(?:days?|weeks?|months?|years?|decades?)\s+ago|"
-    r"yesterday|tomorrow|tonight)\b",
+    rf"autumn|night|{_DAYS}|{'|'.join(_DAY_SHORT)})\.?|"
+    r"(?:\w+\s+)?(?:days?|weeks?|months?|years?|decades?)\s+ago|yesterday|tomorrow|tonight)\b",
     re.IGNORECASE,
 )
+_NEAR = 0.85  # a name this close to a word of the evidence is that word, misspelt
+_NEAR_LENGTH = 6  # in names at least this long
 
 
 def fold(text: str) -> str:
@@ -75,7 +83,8 @@ def _stem(word: str) -> str:
 
 
 def _numbers_as_digits(text: str) -> str:
-    return " ".join(NUMBER_WORDS.get(w, w) for w in re.findall(r"\w+", _fold(text)))
+    words = re.findall(r"\w+", _fold(text))
+    return " ".join(NUMBER_WORDS.get(w, _DAY_SHORT.get(w, w)) for w in words)
 
 
 def times(text: str) -> list[str]:
@@ -88,7 +97,10 @@ def claims(text: str) -> list[str]:
     text asserts."""
     found: list[str] = []
     for match in _NAME.finditer(text):
-        word = match.group()
+        word = match.group().rstrip("'’-")
+        head, _, rest = word.partition("-")
+        if rest and rest.islower():
+            word = head  # "Potter-related" claims Potter
         if word[0].isupper() and _fold(word) not in STOPWORDS and _fold(word) not in _GENERIC:
             found.append(word)
     found.extend(_NUMBER.findall(text))
@@ -111,7 +123,9 @@ class _Said:
             NUMBER_WORDS[w] for w in re.findall(r"\w+", _fold(corpus)) if w in NUMBER_WORDS
         }
         numbers |= {n.lstrip("0") or "0" for n in numbers}
-        return cls({_stem(w) for w in _NAME.findall(corpus)}, numbers, set(times(corpus)))
+        said_times = set(times(corpus))
+        days = {w for t in said_times for w in t.split() if w in _DAYS.split("|")}  # "Fri"
+        return cls({_stem(w) for w in _NAME.findall(corpus)} | days, numbers, said_times)
 
     def grounds(self, claim: str) -> bool:
         folded = _fold(claim)
@@ -121,7 +135,13 @@ class _Said:
             return claim in self.numbers or (claim.lstrip("0") or "0") in self.numbers
         if folded in _COUNTED:
             return NUMBER_WORDS[folded] in self.numbers
-        return _stem(claim) in self.words
+        word = _stem(claim)
+        if word in self.words:
+            return True
+        if len(word) < _NEAR_LENGTH:
+            return False
+        alike = [w for w in self.words if w[:1] == word[:1] and len(w) >= _NEAR_LENGTH]
+        return bool(difflib.get_close_matches(word, alike, n=1, cutoff=_NEAR))
 
 
 def ungrounded(text: str, evidence: Iterable[str]) -> list[str]:

@@ -161,7 +161,8 @@ _ACTS = re.compile(
     r"\b(ask|say|tell|encourag|advis|suggest|recommend|remind|thank|appreciat|support|prais|"
     r"compliment|congratulat|admir|reassur|assur|motivat|inspir|offer|invit|urg|wish|hope|"
     r"comfort|agree|express|mention|share|note|point|acknowledg|believ|apolog|"
-    r"check|reach|reply|respond|answer|cheer|applaud|commend|celebrat|welcom|warn|caution)\w*",
+    r"check|reach|reply|respond|answer|cheer|applaud|commend|celebrat|welcom|warn|caution|"
+    r"emphasi|stress|insist|explain|describ|discuss|highlight|talk|promis|reflect)\w*",
     re.IGNORECASE,
 )
 

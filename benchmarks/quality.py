@@ -359,6 +359,7 @@ def render(splits: dict[str, dict[str, Tally]], args: argparse.Namespace, second
     finally:
         mind.close()
     rounds = _config(args.config).sleep.reshape_rounds
+    judging = _config(args.config).verify
     out = [
         "## Consolidation quality: verify on LoCoMo observations (`benchmarks/quality.py`)",
         "",
@@ -372,6 +373,14 @@ def render(splits: dict[str, dict[str, Tally]], args: argparse.Namespace, second
             else ""
         )
         + (f"{args.per_kind} per kind and conversation" if args.per_kind else "every observation")
+        + (
+            ""
+            if args.code_only
+            else f"; a judge read by its probabilities (`verify.judge = choice`, the bundled "
+            f"model's) rejects above {judging.reject_above} No, and is not asked about a "
+            f"proposal with similarity {judging.settled_similarity} or more to a cited line "
+            f"that also holds {judging.settled_overlap:.0%} of its words (settled by code)"
+        )
         + ". True proposals are LoCoMo's reference observations; the others are corrupted copies "
         "(see the script). *by X* counts the proposals that check refused first; a rejected "
         "true proposal is a loss, an accepted corruption a false memory.",

@@ -4,10 +4,11 @@ how much of it the lines say.
 A chat line means different things depending on who says it: in "Caroline: I went to a support
 group", *I* is Caroline; in "Caroline: glad you had fun, Mel", *you* is Melanie. A memory about
 a participant must rest on a line that speaks about them: one they said themselves, or one
-that addresses them (*you*) or names them (first names and their short forms, "Mel"). The
-sentence of a cited line that carries the memory is the one that shares most of its content
-words ("aligned"); the checks look at that sentence, not at the whole line, since a line often
-greets one person and tells about another.
+that addresses them (*you*) or names them (first names and their short forms, "Mel"). What
+decides is whom the line says the memory's words of: the nearest *I*, *you* or name before
+each of them, where a name only called out ("Hey Mel,") says nothing of Mel. A negation is
+read over the words it negates: "don't give up" grounds "not to give up", and an unrelated
+"isn't" in the same line grounds no other "not".
 
 These are code checks on surface form, tuned on a benchmark (``benchmarks/quality.py``): they
 catch a memory that names the wrong person, negates what was said, or says something the lines
@@ -39,7 +40,6 @@ __all__ = [
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\s+[-–—]\s+|\n+")
-_SECOND = re.compile(r"\b(you|your|yours|yourself|yourselves|ya|u)\b|\byou['’]", re.IGNORECASE)
 _NEGATION = re.compile(
     r"\b(not|never|no|nobody|nothing|none|neither|nor|without|cannot|hardly|nah|nope)\b|"
     r"n['’]t\b",
@@ -116,10 +116,11 @@ def addressed(claim: str, lines: Sequence[Line], participants: Sequence[str]) ->
     """Whether the cited lines speak about the person the claim is about: said by them, or
     (when the claim does not also name the speaker) telling them or naming them.
 
-    Within the sentence that carries the claim, the person its words are said of decides
-    (``holder``): "Hey Nate, I love this cake" is about the speaker, not Nate (who is only
-    called by name); "You're so talented" is about the one addressed, even when the speaker
-    is the claim's subject; a sentence that says it of no one is the speaker's own."""
+    Whom the line says the claim's words of decides (``_holders``): "Hey Nate, I love this
+    cake" is about the speaker, not Nate (who is only called by name); "You're so talented"
+    is about the one addressed, even when the speaker is the claim's subject, unless the
+    claim is the subject's act towards them ("encourages", "thanks"); words said of no one
+    lean to the speaker."""
     subject = subject_of(claim, participants)
     if subject is None:
         return True
@@ -203,7 +204,7 @@ def _holders(claim: str, text: str, participants: Sequence[str]) -> Counter[str 
             word = stem(re.sub(r"'s$", "", fold(m.group())))
             if word in words and not _is_name(m.group(), participants):
                 holder = _person_before(sentence, tokens, at, participants, asks)
-                if holder is _NO_ONE:
+                if holder == _NO_ONE:
                     found[_SPEAKER] += 1
                 else:
                     found[holder] += 2

@@ -269,8 +269,7 @@ def _negated_words(text: str, ignore: Sequence[str], span: int) -> list[set[str]
 def _overlap(a: set[str], b: set[str]) -> bool:
     """Whether two sets of stems share a word, counting "giv" and "give" as one."""
     return any(
-        x == y
-        or (min(len(x), len(y)) >= 3 and x[:3] == y[:3] and (x.startswith(y) or y.startswith(x)))
+        x == y or (min(len(x), len(y)) >= 3 and (x.startswith(y) or y.startswith(x)))
         for x in a
         for y in b
     )

@@ -23,6 +23,15 @@ reported beside them. Quality: recall@10 of each vector search against exact sea
 and LoCoMo evidence recall at 10 over raw turns (each conversation its own collection, agent
 or table; every system gets sleepcycle's episode texts and vectors).
 
+Past ``--embed-up-to`` memories (100k) the vectors are derived, as bench_postgres derives its
+other agents' vectors: each memory past it takes the MiniLM vector of an embedded memory about
+the same person plus Gaussian noise (``NOISE`` per dimension), renormalised; embedding 1M texts
+on two cores would take hours. Its texts are the generated texts, as at 100k.
+
+Each size's results are kept in ``benchmarks/results/bench_peers.json`` (with the date, the
+commit and the systems run), so ``--sizes 1000000 --systems ...`` adds the 1M table without
+discarding the 100k one; the docs section is rendered from every kept size.
+
 ``--json`` prints one object; its ``ratio`` is sleepcycle's hybrid p50 over the fastest
 peer's hybrid or vector p50 at the largest size (search alone on both sides; lower is better),
 and ``ratio_at_quality`` the same against the fastest peer mode whose LoCoMo R@10 is at least
@@ -66,7 +75,7 @@ from bench_store import (
     status_mb,
     store_home,
 )
-from datagen import MemoryStream, make_queries
+from datagen import GeneratedMemory, MemoryStream, make_queries
 from locomo_data import DEFAULT_DATA, load_locomo
 from locomo_recall import BuildStats, question_recall, turn_ids_by_episode
 from locomo_recall import build_store as build_locomo
@@ -83,21 +92,27 @@ K = 10
 POOL = 50  # candidates per ranking before fusion, as sleepcycle's default
 WARMUP = 10
 ANN_FROM = 50_000
+EMBED_UP_TO = 100_000
+NOISE = 0.05  # per-dimension noise on derived vectors (unit vectors, 384 dims), as bench_postgres
+RESULTS = Path(__file__).resolve().parent / "results" / f"{NAME}.json"
 
 
 # the data every system gets --------------------------------------------------------------
 
 
-def export_memories(cache: Path, size: int, seed: int, queries: int) -> Path:
+def export_memories(cache: Path, size: int, seed: int, queries: int, embed_up_to: int) -> Path:
     """bench_store's store of ``size`` memories as arrays: texts, vectors, queries with their
-    vectors and exact top 10. Cached."""
-    out = cache / f"peers-n{size}-seed{seed}-q{queries}"
+    vectors and exact top 10. Past ``embed_up_to`` memories the vectors are derived (module
+    docstring). Cached."""
+    embedded = min(size, embed_up_to)
+    derived = f"-embedded{embedded}" if embedded < size else ""
+    out = cache / f"peers-n{size}-seed{seed}-q{queries}{derived}"
     if (out / "done").exists():
         return out
     embedder = new_embedder(cache)
-    build_store(cache, size, seed, embedder, cached_sizes(cache, seed))
+    build_store(cache, embedded, seed, embedder, cached_sizes(cache, seed))
     out.mkdir(parents=True, exist_ok=True)
-    home = store_home(cache, size, seed)
+    home = store_home(cache, embedded, seed)
     with closing(sqlite3.connect(home / "sleepcycle.db")) as conn:
         rows = conn.execute(
             "SELECT m.text, e.vector FROM memories m JOIN embeddings e ON e.item_seq = m.seq "
@@ -106,16 +121,51 @@ def export_memories(cache: Path, size: int, seed: int, queries: int) -> Path:
         ).fetchall()
     texts = [r[0] for r in rows]
     vectors = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-    people = sorted({m.person for m in MemoryStream(seed).take(size)})
+    stream = MemoryStream(seed).take(size)
+    if size > embedded:
+        log(f"derive {size - embedded:,} vectors from the {embedded:,} embedded (noise {NOISE})")
+        vectors = derive_vectors(vectors, stream, embedded, seed)
+        texts += [m.text for m in stream[embedded:]]
+    people = sorted({m.person for m in stream})
     asked = make_queries(people, queries, seed)
     qvectors = embedder.embed(asked)
-    truth = np.stack([np.argsort(-(vectors @ q))[:K] for q in qvectors])
+    truth = exact_top(vectors, qvectors, K)
     (out / "texts.json").write_text(json.dumps(texts))
     (out / "queries.json").write_text(json.dumps(asked))
     np.save(out / "vectors.npy", vectors)
     np.save(out / "qvectors.npy", qvectors)
     np.save(out / "truth.npy", truth)
     (out / "done").write_text("")
+    return out
+
+
+def derive_vectors(
+    vectors: F32, stream: Sequence[GeneratedMemory], embedded: int, seed: int
+) -> F32:
+    """``vectors`` (the first ``embedded`` memories) and one more per memory past them: an
+    embedded memory's vector about the same person, plus noise, at unit length."""
+    rng = np.random.default_rng(seed)
+    about: dict[str, list[int]] = {}
+    for i, memory in enumerate(stream[:embedded]):
+        about.setdefault(memory.person, []).append(i)
+    out = np.empty((len(stream), vectors.shape[1]), np.float32)
+    out[:embedded] = vectors
+    everyone = np.arange(embedded)
+    for start in range(embedded, len(stream), 100_000):
+        chunk = stream[start : start + 100_000]
+        source = np.array([rng.choice(about.get(m.person, everyone)) for m in chunk])
+        rows = vectors[source] + NOISE * rng.standard_normal((len(chunk), vectors.shape[1]))
+        out[start : start + len(chunk)] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return out
+
+
+def exact_top(vectors: F32, queries: F32, k: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Row numbers of each query's exact top ``k`` by cosine (unit vectors)."""
+    out = np.empty((len(queries), k), np.int64)
+    for i, query in enumerate(queries):
+        scores = vectors @ query
+        top = np.argpartition(-scores, k - 1)[:k]
+        out[i] = top[np.argsort(-scores[top], kind="stable")]
     return out
 
 
@@ -200,6 +250,9 @@ class SleepcycleIndex:
             store, AGENT, self.mind.config, folder, PrecomputedEmbedder(embedder, queries)
         )
         self.fast.recall("warm up the index", mode=Mode.HYBRID)
+        settle = getattr(store, "settle_indexes", None)
+        if settle is not None:
+            settle()  # the vector graph past recall.ann_from: part of loading, as peers' indexes
 
     def search(self, mode: str, text: str, vector: F32, k: int) -> list[int]:
         hits = self.fast.recall(text, k=k, mode=Mode(mode)).hits
@@ -507,23 +560,54 @@ def locomo_floor(locomo: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]
     return floor if "sleepcycle" in floor else None
 
 
-def render(
-    by_size: dict[int, list[dict[str, Any]]], locomo: list[dict[str, Any]], queries: int
-) -> str:
+def load_record(path: Path) -> dict[str, Any]:
+    """Every size measured so far ({"sizes": {size: run}, "locomo": run}); empty when none."""
+    if not path.exists():
+        return {"sizes": {}, "locomo": None}
+    record: dict[str, Any] = json.loads(path.read_text())
+    return record
+
+
+def save_record(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(".tmp")
+    temp.write_text(json.dumps(record, indent=1) + "\n")
+    temp.replace(path)
+
+
+def run_info(systems: Sequence[str]) -> dict[str, Any]:
+    """When, where and what: kept beside each size's rows."""
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": dict(machine()),
+        "systems": list(systems),
+    }
+
+
+def render(record: dict[str, Any], queries: int) -> str:
     lines = [f"## Recall against embedded peers (`benchmarks/{Path(__file__).name}`)", ""]
-    lines += [f"- {k}: {v}" for k, v in machine()]
-    lines += [f"- command: `python benchmarks/{Path(__file__).name}`", ""]
     lines += [
+        f"- command: `python benchmarks/{Path(__file__).name}` (each size's table says when and "
+        "where it was measured; they can come from separate runs)",
+        "",
         f"{queries} queries, k = {K}, the query vector precomputed for every system (search "
         "alone); milliseconds p50 / p95. Load: building the system's store or collection "
         "from the texts and vectors (indexes included). RSS: growth of the worker process "
         "from before loading to after the queries. recall@10: the vector search against "
-        "exact search.",
+        f"exact search. Past {EMBED_UP_TO:,} memories the vectors are derived from the embedded "
+        f"ones (same person, noise {NOISE} per dimension), so LoCoMo is the quality measure.",
         "",
     ]
-    for size, rows in sorted(by_size.items()):
+    locomo = record["locomo"]["rows"] if record.get("locomo") else []
+    floor = locomo_floor(locomo)
+    for size_text, run in sorted(record["sizes"].items(), key=lambda kv: int(kv[0])):
+        size, rows = int(size_text), run["rows"]
+        info = run["machine"]
         lines += [
             f"### {size:,} memories",
+            "",
+            f"Measured {run['date']}, sleepcycle {info.get('sleepcycle', '?')}, on "
+            f"{info.get('CPU', '?')}; {info.get('Cores', '?')} cores.",
             "",
             "| system | hybrid | bm25 | vector | recall@10 | load s | RSS MiB | disk MiB |",
             "|---|---|---|---|---|---|---|---|",
@@ -537,9 +621,11 @@ def render(
                 f"| {row['system']} | " + " | ".join(cells) + f" | {row['recall_at_10']:.3f} "
                 f"| {row['load_s']:.1f} | {row['rss_mb']:.0f} | {row['disk_mb']:.0f} |"
             )
+        skipped = [s for s in SYSTEMS if s not in run["systems"]]
+        if skipped:
+            lines += ["", f"Not run at this size: {', '.join(skipped)}."]
         ours = next((r for r in rows if r["system"] == "sleepcycle"), None)
         best = best_peer(rows)
-        floor = locomo_floor(locomo)
         if ours and floor:
             fair = best_peer(rows, floor)
             lines += [
@@ -572,6 +658,8 @@ def render(
         lines += [
             "### LoCoMo evidence recall at 10 over raw turns (%)",
             "",
+            f"Measured {record['locomo']['date']}.",
+            "",
             "| system | hybrid | bm25 | vector |",
             "|---|---|---|---|",
         ]
@@ -600,30 +688,39 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="locomo10.json")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument(
+        "--embed-up-to", type=int, default=EMBED_UP_TO, help="memories embedded; more derived"
+    )
+    parser.add_argument("--record", type=Path, default=RESULTS, help="kept results per size")
+    parser.add_argument("--no-docs", action="store_true", help="neither the docs nor the record")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(raw)
     systems = [s for s in args.systems.split(",") if s]
     unknown = sorted(set(systems) - set(SYSTEMS))
     if unknown:
         parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+    record = load_record(args.record)
     by_size: dict[int, list[dict[str, Any]]] = {}
     for size in (int(s) for s in args.sizes.split(",")):
-        data = export_memories(args.cache, size, args.seed, args.queries)
+        data = export_memories(args.cache, size, args.seed, args.queries, args.embed_up_to)
         rows = [run_worker("memories", s, data, args.cache) for s in systems]
         by_size[size] = [r for r in rows if r]
+        record["sizes"][str(size)] = {**run_info(systems), "rows": by_size[size]}
     locomo: list[dict[str, Any]] = []
     if not args.skip_locomo:
         data = export_locomo(args.cache, args.data)
         locomo = [r for s in systems if (r := run_worker("locomo", s, data, args.cache))]
-    text = render(by_size, locomo, args.queries)
+        record["locomo"] = {**run_info(systems), "rows": locomo}
+    text = render(record, args.queries)
     if not args.no_docs:
+        save_record(args.record, record)
         write_section(args.output, NAME, text)
     if args.json:
         largest = by_size[max(by_size)]
         ours = next((r for r in largest if r["system"] == "sleepcycle"), None)
         best = best_peer(largest)
-        fair = best_peer(largest, floor) if (floor := locomo_floor(locomo)) else None
+        kept = record["locomo"]["rows"] if record.get("locomo") else []
+        fair = best_peer(largest, floor) if (floor := locomo_floor(locomo or kept)) else None
         ratio = ours["modes"]["hybrid"]["p50"] / best[2] if ours and best else None
         at_quality = ours["modes"]["hybrid"]["p50"] / fair[2] if ours and fair else None
         out = {"ratio": ratio, "ratio_at_quality": at_quality, "sizes": by_size}

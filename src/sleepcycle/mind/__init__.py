@@ -55,6 +55,7 @@ def open(
         resolve_store_url(root, settings, store),
         exact_limit=settings.recall.exact_limit,
         rerank=settings.recall.rerank,
+        ann_from=settings.recall.ann_from,
     )
     model = embedder or embedder_for(settings.embedding.model).build(
         settings.embedding, settings.embedding.model, root / "cache"

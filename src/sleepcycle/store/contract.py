@@ -374,7 +374,8 @@ class Store(abc.ABC):
     @staticmethod
     def open(url: str | Path, **options: int) -> Store:
         """Open the store at ``url`` (``sqlite:///path/to/file.db``, or a plain path for SQLite),
-        applying migrations. ``options``: ``exact_limit``, ``rerank`` (vector search)."""
+        applying migrations. ``options``: ``exact_limit``, ``rerank``, ``ann_from`` (vector
+        search)."""
         from .registry import open_store  # noqa: PLC0415 - the registry imports this module
 
         return open_store(url, **options)

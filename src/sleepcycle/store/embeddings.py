@@ -186,6 +186,7 @@ class EmbeddingRepo:
             statuses,
             [-np.inf if r[5] is None else r[5] for r in rows],
             [np.inf if r[6] is None else r[6] for r in rows],
+            marks=[r[0] for r in rows],
         )
         index.vector_mark = rows[-1][0]
         return len(rows)

@@ -31,7 +31,7 @@ STORES = "sleepcycle.stores"
 class StoreKind:
     """A store implementation: ``open(url, options)`` opens (creating and migrating as needed)
     the store at a ``scheme://...`` URL; ``options`` are tuning knobs it may ignore
-    (``exact_limit``, ``rerank``). It must pass the conformance suite
+    (``exact_limit``, ``rerank``, ``ann_from``). It must pass the conformance suite
     (``sleepcycle.store.conformance``). Also ``sleepcycle.plugins.StoreKind``."""
 
     scheme: str

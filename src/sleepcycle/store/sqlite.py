@@ -14,6 +14,7 @@ turn in ~70), which is what an agent waiting on ``record`` would feel.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -35,6 +36,7 @@ from .contract import Store
 from .embeddings import EmbeddingRepo
 from .episodes import EpisodeRepo
 from .filters import EpisodeFilter, MemoryFilter
+from .graph import GraphFile
 from .journal import JournalRepo
 from .locks import LockRepo, WatermarkRepo
 from .memories import MemoryRepo
@@ -205,11 +207,14 @@ def sqlite_path(url: str | Path) -> Path:
 class SqliteStore(Store):
     """The SQLite system of record for every agent under one home directory."""
 
-    def __init__(self, path: Path, *, exact_limit: int = 20_000, rerank: int = 1_000):
+    def __init__(
+        self, path: Path, *, exact_limit: int = 20_000, rerank: int = 1_000, ann_from: int = 0
+    ):
         self.path = path
         self.url = f"sqlite://{path.resolve()}"
         self.exact_limit = exact_limit
         self.rerank = rerank
+        self.ann_from = ann_from
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -239,6 +244,10 @@ class SqliteStore(Store):
         self._checkpointer.close()
         for index in self._text_indexes.values():
             index.close()
+        with self._indexes_lock:
+            vector_indexes = list(self._indexes.values())
+        for vectors in vector_indexes:
+            vectors.close()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
@@ -358,6 +367,19 @@ class SqliteStore(Store):
                 index = self._text_indexes[item_type] = new_text_index(item_type)
         return text_index_search(self._reader(), index, item_type, agent, terms, where, limit)
 
+    def _graph_file(self, agent: str, item_type: ItemType, model: str) -> GraphFile:
+        """Where the graph of one agent's vectors from ``model`` is saved: ``index/`` beside
+        the database, named by a digest (agent names and model ids may hold any character)."""
+        digest = hashlib.sha256(f"{agent}\0{model}".encode()).hexdigest()[:24]
+        return GraphFile(self.path.parent / "index", f"{item_type.value}-{digest}")
+
+    def settle_indexes(self) -> None:
+        """Wait for any vector graph being built (benchmarks, tests, a warm-up)."""
+        with self._indexes_lock:
+            vector_indexes = list(self._indexes.values())
+        for index in vector_indexes:
+            index.settle()
+
     def vector_search(
         self,
         agent: str,
@@ -372,7 +394,13 @@ class SqliteStore(Store):
         with self._indexes_lock:
             index = self._indexes.get(key)
             if index is None:
-                index = VectorIndex(len(query), exact_limit=self.exact_limit, rerank=self.rerank)
+                index = VectorIndex(
+                    len(query),
+                    exact_limit=self.exact_limit,
+                    rerank=self.rerank,
+                    ann_from=self.ann_from,
+                    graph_file=self._graph_file(agent, item_type, model),
+                )
                 self._indexes[key] = index
         with index.lock:
             self.embeddings.sync(index, agent, item_type, model)

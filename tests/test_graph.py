@@ -4,6 +4,9 @@ loaded by the next process (a damaged file is rebuilt, never trusted)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +210,18 @@ def test_a_graph_saved_for_other_rows_is_rebuilt(
         for q in range(20)
     )
     assert agree / 200 >= 0.95
+
+
+def test_onnxruntime_loads_after_the_graph_library(tmp_path: Path) -> None:
+    """Some usearch builds (2.26.1 and later here) crash the process when onnxruntime is
+    imported after them; the graph is loaded before the embedding model in a recall, so the
+    pinned version must allow that order."""
+    code = (
+        "import sleepcycle.store.graph as g; assert g.available(); "
+        "import onnxruntime; print(onnxruntime.__version__)"
+    )
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-500:])

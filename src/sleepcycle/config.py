@@ -146,7 +146,7 @@ class RecallSettings(_Section):
     )
     rerank: int = Field(1_000, ge=10, description="candidates rescored exactly past exact_limit")
     ann_from: int = Field(
-        50_000,
+        200_000,
         ge=0,
         description="rows past which an HNSW graph (usearch, saved beside the store) gives "
         "the vector candidates; 0: never",

@@ -9,6 +9,7 @@ usual k = 60 lets any item both rankings agree on outrank the best item of eithe
 
 from __future__ import annotations
 
+import heapq
 import re
 import time
 from collections.abc import Sequence
@@ -203,7 +204,14 @@ def _fuse(
             norm = (value - worst) / spread if spread > 0 else 1.0
             fused[key] = fused.get(key, 0.0) + weights[signal] * norm
             raw.setdefault(key, {})[signal] = value
-    best = sorted(fused, key=lambda key: (-fused[key], key[0].value, key[1]))[:k]
+    # ties broken by item type, then seq: the same order on every run
+    order = {t: t.value for t in ItemType}
+    best = [
+        key
+        for *_, key in heapq.nsmallest(
+            k, ((-score, order[key[0]], key[1], key) for key, score in fused.items())
+        )
+    ]
     memories = store.memories.by_seq([s for t, s in best if t is ItemType.MEMORY])
     episodes = store.episodes.by_seq([s for t, s in best if t is ItemType.EPISODE])
     hits: list[Hit] = []

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 20_000  # rows the graph builder copies and adds at a time
 _EXTEND_CHUNK = 2_000  # rows added to a graph in use at a time (searches wait meanwhile)
-_GRAPH_POOL = 200  # candidates asked of the graph for a search of 10 (more for larger k)
+_GRAPH_POOL = 100  # candidates asked of the graph (twice the limit when that is more)
 _NARROW = 0.1  # a filter passing fewer rows than this share skips the graph
 _SAMPLE = 64  # rows of a saved graph compared with the index's before it is trusted
 
@@ -244,7 +244,7 @@ class VectorIndex:
         allowed = n if mask is None else int(np.count_nonzero(mask))
         if allowed < n * _NARROW:
             return None
-        count = math.ceil(max(_GRAPH_POOL, limit * 4) * n / max(allowed, 1))
+        count = math.ceil(max(_GRAPH_POOL, limit * 2) * n / max(allowed, 1))
         found = [self._pos.get(int(key), -1) for key in graph.search(query, count)]
         positions = np.asarray(found, dtype=np.intp)
         positions = positions[positions >= 0]

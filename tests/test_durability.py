@@ -320,3 +320,43 @@ def test_close_during_a_checkpoint_does_not_hang(tmp_path: Path) -> None:
     checkpointer.nudge()
     checkpointer._thread.join(timeout=5)
     assert not checkpointer._thread.is_alive()
+
+
+@pytest.mark.parametrize("limit", [256 * 1024, 2**40])
+def test_a_steady_stream_of_writes_does_not_grow_the_wal_without_bound(
+    tmp_path: Path, limit: int
+) -> None:
+    """Past its limit the checkpointer truncates the WAL, even while writes keep coming (with
+    no limit, the same writes grow it past the bound: the case is one that needs the fix)."""
+    from sleepcycle import changes
+    from sleepcycle.records import Author
+    from sleepcycle.store.sqlite import SqliteStore, _Checkpointer
+
+    store = SqliteStore(tmp_path / "store.db")
+    store._checkpointer.close()
+    store._checkpointer = _Checkpointer(store.path, delay=0.01, wal_limit=limit)
+    wal = tmp_path / "store.db-wal"
+    author = Author.user("t")
+    # a reader whose snapshot overlaps every write, as recalls do while a night or an
+    # ingest writes: a passive checkpoint can then never reset the WAL
+    reader = sqlite3.connect(store.path, isolation_level=None)
+    largest = 0
+    for batch in range(30):
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM memories").fetchone()
+        with store.write() as tx:
+            tx.ensure_agent("a")
+            tx.memories.apply(
+                "a",
+                [changes.add(f"note {batch} {i} " + "x" * 300, author=author) for i in range(200)],
+            )
+        time.sleep(0.05)  # the checkpointer's turn, with the snapshot still held
+        reader.execute("COMMIT")
+        time.sleep(0.05)
+        largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+    reader.close()
+    store.close()
+    bound = 4 * 2**20
+    assert (largest < bound) is (limit < bound), largest
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM memories").fetchone()[0] == 6000

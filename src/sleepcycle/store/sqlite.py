@@ -152,11 +152,17 @@ def _write_failed(path: Path, exc: sqlite3.Error) -> StoreError:
 
 
 class _Checkpointer:
-    """Copies WAL pages into the database shortly after writes, off the writer's path."""
+    """Copies WAL pages into the database shortly after writes, off the writer's path.
 
-    def __init__(self, path: Path, delay: float = 0.5):
+    A passive checkpoint never waits, so under a steady stream of writes the WAL is never
+    reset and keeps growing (9 GB while a benchmark loaded 1M memories into a 2.8 GB
+    database). Past ``wal_limit`` bytes the checkpoint waits for readers and truncates it."""
+
+    def __init__(self, path: Path, delay: float = 0.5, wal_limit: int = 256 * 2**20):
         self.path = path
         self.delay = delay
+        self.wal_limit = wal_limit
+        self._wal = path.with_name(path.name + "-wal")
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sleepcycle-wal", daemon=True)
@@ -177,10 +183,18 @@ class _Checkpointer:
                     break
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    if self._wal_size() > self.wal_limit:
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 except sqlite3.Error as exc:  # retried on the next write
                     log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
         finally:
             conn.close()
+
+    def _wal_size(self) -> int:
+        try:
+            return self._wal.stat().st_size
+        except OSError:
+            return 0
 
     def close(self) -> None:
         self._stop.set()

@@ -49,17 +49,26 @@ def exact_top(vectors: NDArray[np.float32], query: NDArray[np.float32], k: int) 
     return [int(i) + 1 for i in np.argsort(-(vectors @ query), kind="stable")[:k]]
 
 
-def graph_index(folder: Path, **options: int) -> VectorIndex:
-    return VectorIndex(
-        DIM, exact_limit=100, ann_from=500, graph_file=GraphFile(folder, "t"), **options
-    )
+def graph_index(folder: Path) -> VectorIndex:
+    return VectorIndex(DIM, exact_limit=100, ann_from=500, graph_file=GraphFile(folder, "t"))
+
+
+def built(folder: Path, vectors: NDArray[np.float32]) -> VectorIndex:
+    """An index of ``vectors`` (items 1..n) whose graph is built or loaded."""
+    index = graph_index(folder)
+    load(index, vectors)
+    index.settle()
+    return index
+
+
+def saved(folder: Path, vectors: NDArray[np.float32]) -> None:
+    """Build the graph of ``vectors`` and save it in ``folder``, as a closing process does."""
+    built(folder, vectors).close()
 
 
 def test_graph_search_agrees_with_exact_search_and_keeps_filters(tmp_path: Path) -> None:
     vectors = clustered(3000, 1)
-    index = graph_index(tmp_path)
-    load(index, vectors)
-    index.settle()
+    index = built(tmp_path, vectors)
     assert index._graph is not None and len(index._graph) == 3000
     rng = np.random.default_rng(2)
     agree, kind_agree = 0, 0
@@ -77,9 +86,7 @@ def test_graph_search_agrees_with_exact_search_and_keeps_filters(tmp_path: Path)
 
 def test_scores_are_exact_cosines_from_the_index_rows(tmp_path: Path) -> None:
     vectors = clustered(1000, 3)
-    index = graph_index(tmp_path)
-    load(index, vectors)
-    index.settle()
+    index = built(tmp_path, vectors)
     query = vectors[5]
     for item, score in index.search(query, RowFilter(), 10):
         assert score == pytest.approx(float(vectors[item - 1] @ query), abs=1e-5)
@@ -88,9 +95,7 @@ def test_scores_are_exact_cosines_from_the_index_rows(tmp_path: Path) -> None:
 
 def test_rows_added_or_replaced_after_the_build_are_found(tmp_path: Path) -> None:
     vectors = clustered(2000, 4)
-    index = graph_index(tmp_path)
-    load(index, vectors)
-    index.settle()
+    index = built(tmp_path, vectors)
     assert index._missing == 0
     rng = np.random.default_rng(5)
     newcomer = unit(rng.standard_normal(DIM).astype(np.float32))
@@ -121,17 +126,12 @@ def test_a_narrow_filter_skips_the_graph_and_stays_exact(tmp_path: Path) -> None
 def test_the_graph_is_saved_and_the_next_index_loads_it(tmp_path: Path) -> None:
     folder = tmp_path / "graphs"
     vectors = clustered(1500, 7)
-    first = graph_index(folder)
-    load(first, vectors)
-    first.settle()
-    first.close()
-    saved = sorted(p.name for p in folder.iterdir())
-    assert len(saved) == 2 and saved[0].startswith("t-1500-") and saved[1] == "t.json"
-    again = graph_index(folder)
-    load(again, vectors)
-    again.settle()
+    saved(folder, vectors)
+    files = sorted(p.name for p in folder.iterdir())
+    assert len(files) == 2 and files[0].startswith("t-1500-") and files[1] == "t.json"
+    again = built(folder, vectors)
     assert again._graph is not None and again._missing == 0 and again._unsaved == 0
-    assert sorted(p.name for p in folder.iterdir()) == saved  # loaded, not rebuilt
+    assert sorted(p.name for p in folder.iterdir()) == files  # loaded, not rebuilt
     # rows the saved graph does not cover are added to it, and saved with the new mark
     load(again, clustered(4500, 8)[1500:], first=1501)
     assert again._missing == 3000
@@ -145,21 +145,15 @@ def test_the_graph_is_saved_and_the_next_index_loads_it(tmp_path: Path) -> None:
 def test_a_damaged_graph_file_is_rebuilt_not_trusted(tmp_path: Path) -> None:
     folder = tmp_path / "graphs"
     vectors = clustered(1000, 9)
-    first = graph_index(folder)
-    load(first, vectors)
-    first.settle()
-    first.close()
+    saved(folder, vectors)
     (graph_file,) = folder.glob("t-*.usearch")
     graph_file.write_bytes(graph_file.read_bytes()[:100])
-    again = graph_index(folder)
-    load(again, vectors)
-    again.settle()
+    again = built(folder, vectors)
     assert again._graph is not None and len(again._graph) == 1000
     assert again.search(vectors[3], RowFilter(), 1)[0][0] == 4
     (folder / "t.json").write_text("{not json")
-    third = graph_index(folder)
-    load(third, vectors)
-    third.settle()
+    third = built(folder, vectors)
+    assert third._graph is not None and len(third._graph) == 1000
     assert third.search(vectors[3], RowFilter(), 1)[0][0] == 4
 
 
@@ -191,14 +185,9 @@ def test_a_graph_saved_for_other_rows_is_rebuilt(
     """A store replaced under its index folder (a restored backup, a new database) reuses
     item and embedding seqs: the saved graph is checked against the rows before use."""
     folder = tmp_path / "graphs"
-    first = graph_index(folder)
-    load(first, clustered(1000, 10))
-    first.settle()
-    first.close()
+    saved(folder, clustered(1000, 10))
     other = clustered(1000, 11)
-    again = graph_index(folder)
-    load(again, other)
-    again.settle()
+    again = built(folder, other)
     again.close()
     assert "does not match the store; rebuilding it" in caplog.text
     assert again._unsaved == 0 and len(again._graph or []) == 1000

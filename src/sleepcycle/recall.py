@@ -205,13 +205,8 @@ def _fuse(
             fused[key] = fused.get(key, 0.0) + weights[signal] * norm
             raw.setdefault(key, {})[signal] = value
     # ties broken by item type, then seq: the same order on every run
-    order = {t: t.value for t in ItemType}
-    best = [
-        key
-        for *_, key in heapq.nsmallest(
-            k, ((-score, order[key[0]], key[1], key) for key, score in fused.items())
-        )
-    ]
+    ranked = ((-score, key[0].value, key[1], key) for key, score in fused.items())
+    best = [key for *_, key in heapq.nsmallest(k, ranked)]
     memories = store.memories.by_seq([s for t, s in best if t is ItemType.MEMORY])
     episodes = store.episodes.by_seq([s for t, s in best if t is ItemType.EPISODE])
     hits: list[Hit] = []

@@ -15,6 +15,8 @@ whole graph or none.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import threading
@@ -32,16 +34,20 @@ CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 96
 
-try:  # a speed-up, not a need: without it, search past exact_limit uses the sign-bit pass
-    from usearch.index import Index as _Index
 
-    _AVAILABLE = True
-except ImportError:  # pragma: no cover - usearch is a dependency; a broken install falls back
-    _AVAILABLE = False
+@functools.cache
+def _index_class() -> Any:
+    """usearch's Index, imported on first use: most stores never reach ``ann_from``, and the
+    import costs every process ~20 ms. None when it is missing (the sign-bit pass is used)."""
+    try:
+        from usearch.index import Index  # noqa: PLC0415 - see above
+    except ImportError:  # pragma: no cover - usearch is a dependency; a broken install
+        return None
+    return Index
 
 
 def available() -> bool:
-    return _AVAILABLE
+    return importlib.util.find_spec("usearch") is not None
 
 
 def _threads() -> int:
@@ -52,10 +58,11 @@ class Graph:
     """Item seqs and int8 vectors in an HNSW graph, cosine metric."""
 
     def __init__(self, dim: int, inner: Any = None):
-        if not _AVAILABLE:
+        index = _index_class()
+        if index is None:
             raise RuntimeError("usearch is not installed")
         self.dim = dim
-        self.inner = inner or _Index(
+        self.inner = inner or index(
             ndim=dim,
             metric="cos",
             dtype="i8",
@@ -116,9 +123,10 @@ class GraphFile:
             if head.get("format") != FORMAT or head.get("dim") != dim:
                 return None
             path = self.folder / str(head["file"])
-            if not _AVAILABLE or not path.is_file():
+            index = _index_class()
+            if index is None or not path.is_file():
                 return None
-            inner = _Index.restore(str(path), view=False)
+            inner = index.restore(str(path), view=False)
             if inner is None or inner.ndim != dim or len(inner) != int(head["rows"]):
                 return None
             return Graph(dim, inner), int(head["mark"])

@@ -167,3 +167,20 @@ def test_a_word_fts5_reads_as_a_phrase_is_ranked_by_fts5(store: Store) -> None:
     found = store.text_search("maya", ItemType.MEMORY, ["green_tea"], MemoryFilter(), 5)
     texts = [m.text for m in store.memories.by_seq([seq for seq, _ in found]).values()]
     assert texts == ["green tea every morning"]
+
+
+def test_rows_tied_at_the_cut_are_the_lowest_seqs(store: Store) -> None:
+    """Texts of equal length score equally: which of them fill the limit is not left to
+    chance (the same store gives the same answer, and the oldest rows win a tie)."""
+    rng = random.Random(13)
+    texts = ["tea" + " milk" * rng.randint(0, 4) for _ in range(300)] + ["coffee"] * 300
+    rng.shuffle(texts)
+    with store.write() as tx:
+        tx.ensure_agent("maya")
+        tx.memories.apply("maya", [changes.add(text, author=AUTHOR) for text in texts])
+    every = store.text_search("maya", ItemType.MEMORY, ["tea"], MemoryFilter(), 1000)
+    assert len(every) == 300
+    want = sorted(every, key=lambda hit: (-round(hit[1], 9), hit[0]))
+    for limit in (1, 7, 70, 150):
+        got = store.text_search("maya", ItemType.MEMORY, ["tea"], MemoryFilter(), limit)
+        assert [seq for seq, _ in got] == [seq for seq, _ in want[:limit]]

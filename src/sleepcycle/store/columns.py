@@ -111,7 +111,8 @@ class FilterColumns:
             narrow(self.start[rows] < where.until)
         if where.since is not None:
             narrow(self.end[rows] > where.since)
-        return mask
+        # (the usual case: every row active) callers skip applying a mask that removes nothing
+        return None if mask is None or mask.all() else mask
 
 
 def row_filter(where: MemoryFilter | EpisodeFilter, columns: FilterColumns) -> RowFilter:

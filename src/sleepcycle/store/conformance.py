@@ -375,6 +375,32 @@ class StoreContract:
             assert tx.embeddings.requeue_for("m2") >= 3
         assert store.embeddings.count_pending(A, ItemType.MEMORY) == 3
 
+    def test_search_sees_what_another_handle_committed(self, store: Store) -> None:
+        """Two handles on one url (two processes, say): after each has searched once (any
+        index warm), what either commits is found by the other's next search."""
+        self.seed(store, count=1)
+        add_memory(store, A, "mem-1", "Alice keeps bees.")
+        vector = np.full(8, 8**-0.5, dtype=np.float32)
+        other = Store.open(store.url)
+        try:
+            for handle in (store, other):
+                assert handle.text_search(A, ItemType.MEMORY, ["okapi"], MemoryFilter(), 5) == []
+                handle.vector_search(A, ItemType.MEMORY, "m1", vector, MemoryFilter(), 5)
+            for writer, reader, n in ((other, store, 2), (store, other, 3), (store, store, 4)):
+                add_memory(writer, A, f"mem-{n}", f"Okapi number {n} at the zoo.")
+                rows = [
+                    (seq, digest, vector.tobytes())
+                    for seq, _, digest in writer.embeddings.pending(A, ItemType.MEMORY, 10)
+                ]
+                with writer.write() as tx:
+                    tx.embeddings.put(A, ItemType.MEMORY, "m1", rows)
+                texts = reader.text_search(A, ItemType.MEMORY, ["okapi"], MemoryFilter(), 5)
+                near = reader.vector_search(A, ItemType.MEMORY, "m1", vector, MemoryFilter(), 5)
+                assert len(texts) == n - 1, f"text search missed a write from {n}"
+                assert len(near) == n, f"vector search missed a write from {n}"
+        finally:
+            other.close()
+
     # sleeps, journal, calls, locks, watermarks ---------------------------------------------
 
     def test_sleeps_and_their_stages(self, store: Store) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from ..records import ItemType, MemoryKind, MemoryStatus, Role
 from .columns import EPOCH, KIND_CODES, ROLE_CODES, STATUS_CODES, row_filter
 from .filters import EpisodeFilter, MemoryFilter
+from .freshness import Freshness
 from .sql import Connection
 from .textindex import Document, TextIndex
 
@@ -151,13 +152,19 @@ def text_index_search(
     words: Sequence[str],
     where: MemoryFilter | EpisodeFilter,
     limit: int,
+    freshness: Freshness | None = None,
 ) -> list[tuple[int, float]]:
-    """``search_memories`` / ``search_episodes`` through ``index``: the same ranking."""
+    """``search_memories`` / ``search_episodes`` through ``index``: the same ranking.
+    ``freshness``: skip the feeds when nothing was committed since ``conn`` last ran them."""
     with index.lock:
         terms = index.terms(words)
         if terms is None:  # a word FTS5 reads as a phrase: FTS5 ranks it
             if isinstance(where, MemoryFilter):
                 return search_memories(conn, agent, words, where, limit)
             return search_episodes(conn, agent, words, where, limit)
-        _sync(conn, index, item_type)
+        version = freshness.stale(conn) if freshness is not None else None
+        if freshness is None or version is not None:
+            _sync(conn, index, item_type)
+            if freshness is not None and version is not None:
+                freshness.synced(conn, version)
         return index.search(agent, terms, row_filter(where, index.columns), limit)

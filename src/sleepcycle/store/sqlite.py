@@ -36,6 +36,7 @@ from .contract import Store
 from .embeddings import EmbeddingRepo
 from .episodes import EpisodeRepo
 from .filters import EpisodeFilter, MemoryFilter
+from .freshness import Freshness
 from .graph import GraphFile
 from .journal import JournalRepo
 from .locks import LockRepo, WatermarkRepo
@@ -235,6 +236,7 @@ class SqliteStore(Store):
         self._readers_lock = threading.Lock()
         self._indexes: dict[tuple[str, ItemType, str], VectorIndex] = {}
         self._text_indexes: dict[ItemType, TextIndex] = {}
+        self._freshness: dict[object, Freshness] = {}  # per index key: see freshness.py
         self._indexes_lock = threading.Lock()
         _check_path(path)
         self._writer = _connect(path, read_only=False)
@@ -379,7 +381,10 @@ class SqliteStore(Store):
             index = self._text_indexes.get(item_type)
             if index is None:
                 index = self._text_indexes[item_type] = new_text_index(item_type)
-        return text_index_search(self._reader(), index, item_type, agent, terms, where, limit)
+                self._freshness[item_type] = Freshness()
+            freshness = self._freshness[item_type]
+        conn = self._reader()
+        return text_index_search(conn, index, item_type, agent, terms, where, limit, freshness)
 
     def _graph_file(self, agent: str, item_type: ItemType, model: str) -> GraphFile:
         """Where the graph of one agent's vectors from ``model`` is saved: ``index/`` beside
@@ -416,8 +421,13 @@ class SqliteStore(Store):
                     graph_file=self._graph_file(agent, item_type, model),
                 )
                 self._indexes[key] = index
+                self._freshness[key] = Freshness()
+            freshness = self._freshness[key]
+        conn = self._reader()
         with index.lock:
-            self.embeddings.sync(index, agent, item_type, model)
+            if (version := freshness.stale(conn)) is not None:
+                EmbeddingRepo(conn).sync(index, agent, item_type, model)
+                freshness.synced(conn, version)
             return index.search(query, row_filter(where, index.columns), limit)
 
 

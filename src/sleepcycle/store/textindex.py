@@ -315,8 +315,20 @@ class TextIndex:
         matched, total = matched[keep], total[keep]
         if len(matched) == 0:
             return []
-        k = min(limit, len(matched))
-        top = np.argpartition(-total, k - 1)[:k] if k < len(matched) else np.arange(len(matched))
+        top = self._best(matched, total, limit)
         seqs = self._seq[matched[top]]
         order = np.lexsort((seqs, -total[top]))
         return [(int(seqs[i]), float(total[top][i])) for i in order]
+
+    def _best(self, matched: _I32, total: _F64, limit: int) -> NDArray[np.intp]:
+        """Indexes into ``matched`` of the best ``limit`` by score; of rows tied at the cut,
+        the lowest seqs, so the same store always gives the same answer."""
+        if limit >= len(matched):
+            return np.arange(len(matched))
+        cut = -np.partition(-total, limit - 1)[limit - 1]
+        above = np.flatnonzero(total > cut)
+        tied = np.flatnonzero(total == cut)
+        if len(above) + len(tied) > limit:
+            order = np.argsort(self._seq[matched[tied]], kind="stable")
+            tied = tied[order[: limit - len(above)]]
+        return np.concatenate([above, tied])

@@ -222,6 +222,39 @@ def test_prefiltered_search_agrees_with_exact_search() -> None:
     assert agree / 500 >= 0.9
 
 
+@pytest.mark.parametrize("layout", ["spread", "crowded", "strided"])
+@pytest.mark.parametrize("keep", [None, 1.0, 0.5, 0.003])
+def test_the_rerank_pool_is_the_nearest_rows_by_sign_bits(layout: str, keep: float | None) -> None:
+    """Past ``exact_limit`` the rows scored exactly (their positions, here their seqs) are
+    the ``rerank`` nearest by Hamming distance between sign bits, ties to the lowest
+    position, whatever the filter keeps: the same as sorting every row. (The search bounds the cut-off from every few rows
+    first; "strided" puts all near rows where that sample looks, so the bound is too tight
+    and every row is counted.)"""
+    rng = np.random.default_rng(11)
+    n, dim = 40_000, 128
+    centre = rng.standard_normal(dim).astype(np.float32)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    if layout == "crowded":
+        vectors = centre + 0.02 * vectors
+    elif layout == "strided":
+        vectors[::4] = centre + 0.02 * vectors[::4]
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex(dim, exact_limit=100, rerank=700)
+    statuses = (rng.random(n) >= (keep or 1.0)).astype(int)  # 0: kept
+    index.upsert(list(range(n)), vectors, [0] * n, statuses, [0.0] * n, [np.inf] * n)
+    where = RowFilter() if keep is None else RowFilter(statuses=(0,))
+    bits = np.packbits(vectors > 0, axis=1)
+    for _ in range(5):
+        near = centre if layout == "strided" else vectors[rng.integers(n)]
+        query = near + 0.1 * rng.standard_normal(dim).astype(np.float32)
+        query /= np.linalg.norm(query)
+        distance = np.unpackbits(bits ^ np.packbits(query > 0), axis=1).sum(axis=1)
+        allowed = np.flatnonzero(statuses == 0)
+        want = allowed[np.argsort(distance[allowed], kind="stable")][:700]
+        mask = index.columns.mask(where, slice(0, n))
+        assert sorted(index._prefilter(query, mask, 50).tolist()) == sorted(want.tolist())
+
+
 def test_hashing_fake_is_deterministic_and_word_based() -> None:
     fake = HashingEmbedder(dim=64)
     a, b, c = fake.embed(["green tea", "Green tea!", "black coffee"])

@@ -12,7 +12,8 @@ from __future__ import annotations
 import heapq
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -161,9 +162,11 @@ def recall(
     }
     # Full-text searches run on the store's search threads while this thread embeds the query
     # and searches vectors: the two halves are independent and each waits on different work.
+    # With nothing to overlap (one BM25 search alone) the handoff would only add latency.
     terms = query_terms(query) if mode is not Mode.VECTOR else []
+    run = store.submit if mode is not Mode.BM25 or len(wheres) > 1 else _now
     text_jobs = {
-        item_type: store.submit(store.text_search, agent, item_type, terms, where, pool)
+        item_type: run(store.text_search, agent, item_type, terms, where, pool)
         for item_type, where in wheres.items()
         if terms
     }
@@ -184,6 +187,15 @@ def recall(
     hits = _fuse(store, rankings, k, weights)
     elapsed = (time.perf_counter() - started) * 1000
     return Recall(query, mode, tuple(hits), unembedded, elapsed)
+
+
+def _now(
+    fn: Callable[..., list[tuple[int, float]]], /, *args: object
+) -> Future[list[tuple[int, float]]]:
+    """``fn(*args)`` run here, as a finished future (``Store.submit``'s shape)."""
+    done: Future[list[tuple[int, float]]] = Future()
+    done.set_result(fn(*args))
+    return done
 
 
 def _fuse(

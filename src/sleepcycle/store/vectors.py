@@ -44,6 +44,7 @@ _EXTEND_CHUNK = 2_000  # rows added to a graph in use at a time (searches wait m
 _GRAPH_POOL = 100  # candidates asked of the graph (twice the limit when that is more)
 _NARROW = 0.1  # a filter passing fewer rows than this share skips the graph
 _SAMPLE = 64  # rows of a saved graph compared with the index's before it is trusted
+_SAMPLE_ROWS = 8_192  # about how many rows bound the sign-bit pass's cut-off
 
 
 def _sign_words(rows: F32) -> NDArray[np.uint64]:
@@ -53,6 +54,17 @@ def _sign_words(rows: F32) -> NDArray[np.uint64]:
     if pad:
         bits = np.pad(bits, ((0, 0), (0, pad)))
     return np.ascontiguousarray(bits).view(np.uint64)
+
+
+def _nearest(distance: NDArray[np.uint16], pool: int, far: int) -> NDArray[np.intp]:
+    """Positions of the ``pool`` smallest of ``distance``, ascending; of those tied at the
+    cut-off, the first. Rows at ``far`` (filtered out) never count: ``pool`` is at most the
+    rows below it."""
+    counts = np.bincount(distance, minlength=far + 1)[:far]
+    cutoff = int(np.searchsorted(np.cumsum(counts), pool))
+    nearer = np.flatnonzero(distance < cutoff)
+    tied = np.flatnonzero(distance == cutoff)[: pool - len(nearer)]
+    return np.concatenate([nearer, tied])
 
 
 class VectorIndex:
@@ -222,12 +234,17 @@ class VectorIndex:
         pool = min(max(self.rerank, limit * 10), allowed)
         if pool <= 0:
             return np.empty(0, np.intp)
-        # Distances are small integers: find the cut-off by counting, not by sorting.
-        counts = np.bincount(distance, minlength=far + 1)[:far]
-        cutoff = int(np.searchsorted(np.cumsum(counts), pool))
-        nearer = np.flatnonzero(distance < cutoff)
-        tied = np.flatnonzero(distance == cutoff)[: pool - len(nearer)]
-        return np.concatenate([nearer, tied])
+        # Distances are small integers: find the cut-off by counting, not by sorting. A
+        # sample of the rows bounds it from above first, so only the rows under that bound
+        # are counted; when the bound is too tight, every row is.
+        step = max(1, n // _SAMPLE_ROWS)
+        if step > 1:
+            sampled = np.cumsum(np.bincount(distance[::step], minlength=far + 1))
+            bound = min(int(np.searchsorted(sampled, 2 * pool // step + 16)), far - 1)
+            below = np.flatnonzero(distance <= bound)
+            if len(below) >= pool:  # every row the pool can hold is below the bound
+                return below[_nearest(distance[below], pool, far)]
+        return _nearest(distance, pool, far)
 
     # the graph ------------------------------------------------------------------------------
 

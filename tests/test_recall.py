@@ -227,9 +227,9 @@ def test_prefiltered_search_agrees_with_exact_search() -> None:
 def test_the_rerank_pool_is_the_nearest_rows_by_sign_bits(layout: str, keep: float | None) -> None:
     """Past ``exact_limit`` the rows scored exactly (their positions, here their seqs) are
     the ``rerank`` nearest by Hamming distance between sign bits, ties to the lowest
-    position, whatever the filter keeps: the same as sorting every row. (The search bounds the cut-off from every few rows
-    first; "strided" puts all near rows where that sample looks, so the bound is too tight
-    and every row is counted.)"""
+    position, whatever the filter keeps: the same as sorting every row. (The search bounds
+    the cut-off from every few rows first; "strided" puts all near rows where that sample
+    looks, so the bound is too tight and every row is counted.)"""
     rng = np.random.default_rng(11)
     n, dim = 40_000, 128
     centre = rng.standard_normal(dim).astype(np.float32)

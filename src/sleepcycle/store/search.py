@@ -152,19 +152,17 @@ def text_index_search(
     words: Sequence[str],
     where: MemoryFilter | EpisodeFilter,
     limit: int,
-    freshness: Freshness | None = None,
+    freshness: Freshness,
 ) -> list[tuple[int, float]]:
     """``search_memories`` / ``search_episodes`` through ``index``: the same ranking.
-    ``freshness``: skip the feeds when nothing was committed since ``conn`` last ran them."""
+    ``freshness``: the feeds are skipped when nothing was committed since ``conn`` ran them."""
     with index.lock:
         terms = index.terms(words)
         if terms is None:  # a word FTS5 reads as a phrase: FTS5 ranks it
             if isinstance(where, MemoryFilter):
                 return search_memories(conn, agent, words, where, limit)
             return search_episodes(conn, agent, words, where, limit)
-        version = freshness.stale(conn) if freshness is not None else None
-        if freshness is None or version is not None:
+        if (version := freshness.stale(conn)) is not None:
             _sync(conn, index, item_type)
-            if freshness is not None and version is not None:
-                freshness.synced(conn, version)
+            freshness.synced(conn, version)
         return index.search(agent, terms, row_filter(where, index.columns), limit)

@@ -245,7 +245,7 @@ class VectorIndex:
         step = max(1, n // _SAMPLE_ROWS)
         if step > 1:
             sampled = np.cumsum(np.bincount(distance[::step], minlength=far + 1))
-            bound = min(int(np.searchsorted(sampled, 2 * pool // step + 16)), far - 1)
+            bound = int(np.searchsorted(sampled, 2 * pool // step + 16))
             below = np.flatnonzero(distance <= bound)
             if len(below) >= pool:  # every row the pool can hold is below the bound
                 return below[_nearest(distance[below], pool, far)]
